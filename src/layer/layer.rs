@@ -1,0 +1,154 @@
+//! The layer: configuration only, cheap to clone.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_layer::Layer;
+
+use super::service::JwtService;
+use super::token_source::TokenSource;
+use crate::ring::KeyRing;
+use crate::verify::Rules;
+
+/// Verifies JWTs against a [`KeyRing`]'s current and previous keys: see the
+/// [module docs](crate::layer).
+///
+/// `C` is the claims type handlers receive through [`Verified<C>`](crate::Verified);
+/// the default, [`serde_json::Value`], accepts any claims object.
+pub struct JwtLayer<C = serde_json::Value> {
+    config: Arc<Config>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Config {
+    pub(super) ring: KeyRing,
+    pub(super) rules: Rules,
+    pub(super) source: TokenSource,
+}
+
+impl<C> JwtLayer<C> {
+    /// A layer verifying against `ring`, with the defaults: token from
+    /// `Authorization: Bearer`, at most 8 KiB, `exp` required, 60 s leeway,
+    /// no `iss`/`aud` checks, tokens without `kid` allowed.
+    pub fn new(ring: KeyRing) -> Self {
+        Self {
+            config: Arc::new(Config {
+                ring,
+                rules: Rules::default(),
+                source: TokenSource::default(),
+            }),
+            _claims: PhantomData,
+        }
+    }
+
+    fn rules(&mut self) -> &mut Rules {
+        &mut Arc::make_mut(&mut self.config).rules
+    }
+
+    /// Clock skew allowed on `exp` and `nbf` (default 60 s; whole seconds,
+    /// rounded down).
+    #[must_use]
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.rules().leeway = leeway.as_secs();
+        self
+    }
+
+    /// Accept only tokens whose `iss` is one of `issuers`. A token without
+    /// `iss` is then refused.
+    #[must_use]
+    pub fn with_issuers<I, S>(mut self, issuers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.rules().issuers = Some(issuers.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accept only tokens whose `aud` (a string or an array) names one of
+    /// `audiences`. A token without `aud` is then refused.
+    #[must_use]
+    pub fn with_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.rules().audiences = Some(audiences.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Claims every token must have (any names, for example `sub`), on top
+    /// of `exp`.
+    #[must_use]
+    pub fn with_required_claims<I, S>(mut self, claims: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut claims: Vec<String> = claims.into_iter().map(Into::into).collect();
+        claims.sort_unstable();
+        claims.dedup();
+        self.rules().required_claims = claims.into();
+        self
+    }
+
+    /// Whether `exp` is required (default `true`). Turning it off accepts
+    /// tokens that never expire; `exp` is still checked when present.
+    #[must_use]
+    pub fn with_exp_required(mut self, required: bool) -> Self {
+        self.rules().require_exp = required;
+        self
+    }
+
+    /// Refuse tokens without `kid` (`unknown_kid`) instead of trying the
+    /// current, then the previous key.
+    #[must_use]
+    pub fn with_kid_required(mut self, required: bool) -> Self {
+        self.rules().require_kid = required;
+        self
+    }
+
+    /// Longest token accepted (default 8 KiB). Longer ones are refused as
+    /// `too_large` before any decoding.
+    #[must_use]
+    pub fn with_max_token_bytes(mut self, max: usize) -> Self {
+        self.rules().max_token_bytes = max;
+        self
+    }
+
+    /// Where requests carry the token (default `Authorization: Bearer`).
+    #[must_use]
+    pub fn with_token_source(mut self, source: TokenSource) -> Self {
+        Arc::make_mut(&mut self.config).source = source;
+        self
+    }
+}
+
+impl<C> Clone for JwtLayer<C> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> fmt::Debug for JwtLayer<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtLayer")
+            .field("config", &self.config)
+            .field("claims", &std::any::type_name::<C>())
+            .finish()
+    }
+}
+
+impl<S, C> Layer<S> for JwtLayer<C> {
+    type Service = JwtService<S, C>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtService::new(inner, self.config.clone())
+    }
+}

@@ -1,0 +1,100 @@
+//! The middleware service: verify, then call the inner service or answer `401`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use super::future::ResponseFuture;
+use super::layer::Config;
+use crate::ring::Slot;
+use crate::verified::{KeyMatch, Verified};
+use crate::verify;
+
+/// The service built by [`JwtLayer`](super::JwtLayer): see the [module docs](crate::layer).
+pub struct JwtService<S, C> {
+    inner: S,
+    config: Arc<Config>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<S, C> JwtService<S, C> {
+    pub(super) fn new(inner: S, config: Arc<Config>) -> Self {
+        Self {
+            inner,
+            config,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S: Clone, C> Clone for JwtService<S, C> {
+    fn clone(&self) -> Self {
+        Self::new(self.inner.clone(), self.config.clone())
+    }
+}
+
+impl<S: fmt::Debug, C> fmt::Debug for JwtService<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for JwtService<S, C>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let config = &*self.config;
+        let ring = &config.ring;
+        let metrics = ring.metrics();
+        let verified = config
+            .source
+            .extract(request.headers(), config.rules.max_token_bytes)
+            .and_then(|token| {
+                // One snapshot for the whole verification, never held across an await.
+                let snapshot = ring.load();
+                let now = ring.now();
+                let accepted = verify::verify::<C>(token, &snapshot, &config.rules, now)?;
+                accepted.key.verified.inc();
+                if accepted.key.slot == Slot::Previous {
+                    ring.previous_used(accepted.key, now, accepted.exp);
+                }
+                Ok(Verified {
+                    claims: accepted.claims,
+                    key: KeyMatch {
+                        kid: accepted.key.key.kid_arc().clone(),
+                        slot: accepted.key.slot,
+                    },
+                })
+            });
+        match verified {
+            Ok(verified) => {
+                request.extensions_mut().insert(verified);
+                ResponseFuture::inner(self.inner.call(request))
+            }
+            Err(rejection) => {
+                metrics.rejected(rejection.reason());
+                tracing::debug!(reason = %rejection.reason(), detail = rejection.detail(), "JWT rejected");
+                ResponseFuture::rejected(rejection.into_response())
+            }
+        }
+    }
+}

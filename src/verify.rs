@@ -1,0 +1,382 @@
+//! Token verification as a pure function: token text, ring snapshot, rules
+//! and "now" in; typed claims and the matching key, or a [`Rejection`], out.
+//!
+//! The order of checks is chosen so that a token the header already rules
+//! out never reaches crypto:
+//!
+//! 1. size, alphabet, three non-empty parts;
+//! 2. header: base64url, JSON object, `alg` and `kid` strings, no `crit`;
+//! 3. key choice: `kid` known (one key), retired, or unknown; no `kid`: the
+//!    keys pinned to the header's `alg`, current first; `alg` must be the
+//!    chosen key's (never `none`);
+//! 4. payload and signature are valid base64url;
+//! 5. signature, against each candidate key;
+//! 6. claims: a JSON object; `exp`, `nbf`, `iss`, `aud`, required claims;
+//!    then the application's claims type.
+//!
+//! Claims semantics follow `jsonwebtoken::Validation` (so that the two
+//! agree) with these deliberate differences:
+//!
+//! - `nbf` is checked whenever present;
+//! - a configured issuer or audience makes `iss` or `aud` required (with
+//!   jsonwebtoken a token without them passes);
+//! - with no audience configured, `aud` is not checked (jsonwebtoken rejects
+//!   any token that has one);
+//! - `exp`/`nbf` are RFC 7519 NumericDates: integers, or non-integers that
+//!   are rounded like jsonwebtoken does (PyJWT users often write
+//!   `time.time() + 3600`). Strings, negatives, `null` and numbers beyond
+//!   `u64` are `invalid_claims`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+
+use crate::rejection::{Rejection, RejectionReason as Reason};
+use crate::ring::{KidLookup, SlottedKey, Snapshot};
+
+/// Default bound on a token's length, checked before any decoding.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Default clock skew allowed on `exp` and `nbf`, in seconds.
+pub const DEFAULT_LEEWAY_SECS: u64 = 60;
+
+/// Large enough for an RSA-8192 signature.
+const MAX_SIGNATURE_BYTES: usize = 1024;
+
+/// The claim checks a layer applies, beyond the signature.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    pub(crate) leeway: u64,
+    pub(crate) require_exp: bool,
+    pub(crate) issuers: Option<Box<[String]>>,
+    pub(crate) audiences: Option<Box<[String]>>,
+    /// Claim names that must be present, beyond `exp`.
+    pub(crate) required_claims: Box<[String]>,
+    pub(crate) require_kid: bool,
+    pub(crate) max_token_bytes: usize,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            leeway: DEFAULT_LEEWAY_SECS,
+            require_exp: true,
+            issuers: None,
+            audiences: None,
+            required_claims: Box::new([]),
+            require_kid: false,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+        }
+    }
+}
+
+/// A token that passed every check.
+pub(crate) struct Accepted<'s, C> {
+    pub(crate) claims: C,
+    pub(crate) key: &'s SlottedKey,
+    pub(crate) exp: Option<u64>,
+}
+
+impl<C> fmt::Debug for Accepted<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accepted")
+            .field("kid", &self.key.key.kid())
+            .field("slot", &self.key.slot)
+            .field("exp", &self.exp)
+            .finish_non_exhaustive()
+    }
+}
+
+const fn reject(reason: Reason, detail: &'static str) -> Rejection {
+    Rejection::new(reason, detail)
+}
+
+/// The JOSE header members we act on. Others are ignored; a duplicate of
+/// one of these is a parse error, so two parsers can never disagree on them.
+#[derive(Deserialize)]
+struct JoseHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+/// Verifies `token` against the keys of `snapshot`.
+pub(crate) fn verify<'s, C: DeserializeOwned>(
+    token: &str,
+    snapshot: &'s Snapshot,
+    rules: &Rules,
+    now: u64,
+) -> Result<Accepted<'s, C>, Rejection> {
+    if token.len() > rules.max_token_bytes {
+        return Err(reject(Reason::TooLarge, "the token is longer than allowed"));
+    }
+    let (header_b64, payload_b64, signature_b64) = split(token)?;
+
+    let header_json = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| reject(Reason::Malformed, "the header is not base64url"))?;
+    let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
+        .map_err(|_| reject(Reason::Malformed, "the header is not a valid JOSE header"))?;
+    if header.crit.is_some() {
+        return Err(reject(
+            Reason::Malformed,
+            "the header has a crit parameter; no extension is supported",
+        ));
+    }
+    if header.alg == "none" {
+        return Err(reject(Reason::WrongAlg, "alg none is never accepted"));
+    }
+
+    let candidates = choose_keys(snapshot, &header.alg, header.kid.as_deref(), rules)?;
+
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| reject(Reason::Malformed, "the payload is not base64url"))?;
+    let mut signature = [0_u8; MAX_SIGNATURE_BYTES];
+    URL_SAFE_NO_PAD
+        .decode_slice(signature_b64, &mut signature)
+        .map_err(|_| reject(Reason::Malformed, "the signature is not base64url"))?;
+
+    let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+    let key = candidates
+        .into_iter()
+        .flatten()
+        .find(|candidate| {
+            let key = &candidate.key;
+            // An error here means the key and algorithm do not fit, which
+            // loading rules out; either way the signature is not valid.
+            jsonwebtoken::crypto::verify(signature_b64, signed, key.decoding_key(), key.algorithm())
+                .unwrap_or(false)
+        })
+        .ok_or(reject(
+            Reason::BadSignature,
+            "the signature does not match the key",
+        ))?;
+
+    let exp = check_claims(&payload, rules, now)?;
+    let claims = serde_json::from_slice::<C>(&payload).map_err(|_| {
+        reject(
+            Reason::InvalidClaims,
+            "the claims do not have the shape the application expects",
+        )
+    })?;
+    Ok(Accepted { claims, key, exp })
+}
+
+/// Splits a compact JWS into its three parts, refusing anything but
+/// base64url characters and exactly two dots.
+fn split(token: &str) -> Result<(&str, &str, &str), Rejection> {
+    if token.is_empty() {
+        return Err(reject(Reason::Malformed, "the token is empty"));
+    }
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(reject(
+            Reason::Malformed,
+            "the token has characters outside base64url",
+        ));
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(reject(
+            Reason::Malformed,
+            "a JWT has three dot-separated parts",
+        ));
+    };
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        return Err(reject(Reason::Malformed, "a part of the token is empty"));
+    }
+    Ok((header, payload, signature))
+}
+
+/// At most two keys to try, in order, without allocating.
+type Candidates<'s> = [Option<&'s SlottedKey>; 2];
+
+fn choose_keys<'s>(
+    snapshot: &'s Snapshot,
+    alg: &str,
+    kid: Option<&str>,
+    rules: &Rules,
+) -> Result<Candidates<'s>, Rejection> {
+    match kid {
+        Some(kid) => match snapshot.find(kid) {
+            KidLookup::Found(key) if key.key.alg_name() == alg => Ok([Some(key), None]),
+            KidLookup::Found(_) => Err(reject(
+                Reason::WrongAlg,
+                "alg differs from the algorithm this kid is pinned to",
+            )),
+            KidLookup::Retired => Err(reject(
+                Reason::RetiredKey,
+                "the key of this kid was retired",
+            )),
+            KidLookup::Unknown => Err(reject(Reason::UnknownKid, "no loaded key has this kid")),
+        },
+        None if rules.require_kid => Err(reject(
+            Reason::UnknownKid,
+            "the token has no kid and one is required",
+        )),
+        None => {
+            let mut pinned = snapshot.keys().filter(|k| k.key.alg_name() == alg);
+            let candidates = [pinned.next(), pinned.next()];
+            if candidates[0].is_none() {
+                return Err(reject(Reason::WrongAlg, "no loaded key uses this alg"));
+            }
+            Ok(candidates)
+        }
+    }
+}
+
+/// The registered claims we check, read in one pass over the payload.
+#[derive(Default)]
+struct Registered {
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iss: Option<Value>,
+    aud: Option<Value>,
+    /// One flag per `Rules::required_claims` name; empty when none are configured.
+    present: Vec<bool>,
+}
+
+struct RegisteredSeed<'r> {
+    required: &'r [String],
+}
+
+impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
+    type Value = Registered;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Registered, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RegisteredSeed<'_> {
+    type Value = Registered;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
+        let mut out = Registered {
+            present: vec![false; self.required.len()],
+            ..Registered::default()
+        };
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            if let Some(index) = self.required.iter().position(|r| *r == *name) {
+                out.present[index] = true;
+            }
+            let slot = match &*name {
+                "exp" => &mut out.exp,
+                "nbf" => &mut out.nbf,
+                "iss" => &mut out.iss,
+                "aud" => &mut out.aud,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                return Err(serde::de::Error::custom("duplicate registered claim"));
+            }
+            *slot = Some(map.next_value()?);
+        }
+        Ok(out)
+    }
+}
+
+/// Checks the registered claims; returns `exp` when the token has one.
+fn check_claims(payload: &[u8], rules: &Rules, now: u64) -> Result<Option<u64>, Rejection> {
+    let mut deserializer = serde_json::Deserializer::from_slice(payload);
+    let registered = RegisteredSeed {
+        required: &rules.required_claims,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|registered| deserializer.end().map(|()| registered))
+    .map_err(|_| {
+        reject(
+            Reason::Malformed,
+            "the claims are not a JSON object with unique registered claims",
+        )
+    })?;
+
+    if registered.present.contains(&false) {
+        return Err(reject(Reason::InvalidClaims, "a required claim is missing"));
+    }
+    let exp = match &registered.exp {
+        Some(value) => Some(
+            numeric_date(value).ok_or(reject(Reason::InvalidClaims, "exp is not a NumericDate"))?,
+        ),
+        None if rules.require_exp => {
+            return Err(reject(Reason::InvalidClaims, "the exp claim is required"));
+        }
+        None => None,
+    };
+    let nbf = match &registered.nbf {
+        Some(value) => Some(
+            numeric_date(value).ok_or(reject(Reason::InvalidClaims, "nbf is not a NumericDate"))?,
+        ),
+        None => None,
+    };
+    if exp.is_some_and(|exp| exp < now.saturating_sub(rules.leeway)) {
+        return Err(reject(Reason::Expired, "the token has expired"));
+    }
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
+        return Err(reject(Reason::Immature, "the token is not valid yet (nbf)"));
+    }
+    if let Some(issuers) = &rules.issuers {
+        let accepted = matches!(&registered.iss, Some(Value::String(iss)) if issuers.contains(iss));
+        if !accepted {
+            return Err(reject(
+                Reason::InvalidClaims,
+                "iss is missing or not accepted",
+            ));
+        }
+    }
+    if let Some(audiences) = &rules.audiences {
+        let accepted = match &registered.aud {
+            Some(Value::String(aud)) => audiences.contains(aud),
+            Some(Value::Array(auds)) => auds
+                .iter()
+                .any(|aud| matches!(aud, Value::String(aud) if audiences.contains(aud))),
+            _ => false,
+        };
+        if !accepted {
+            return Err(reject(
+                Reason::InvalidClaims,
+                "aud is missing or not accepted",
+            ));
+        }
+    }
+    Ok(exp)
+}
+
+/// An RFC 7519 NumericDate as whole seconds, rounding like jsonwebtoken.
+fn numeric_date(value: &Value) -> Option<u64> {
+    let Value::Number(number) = value else {
+        return None;
+    };
+    number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0 && *f < u64::MAX as f64)
+            .map(|f| f.round() as u64)
+    })
+}
+
+#[cfg(test)]
+mod tests;
