@@ -58,6 +58,8 @@
 //! ```
 
 mod future;
+// tower-http's layout: layer.rs, service.rs, future.rs.
+#[allow(clippy::module_inception)]
 mod layer;
 mod service;
 mod token_source;

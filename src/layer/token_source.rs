@@ -9,9 +9,11 @@ use crate::rejection::{Rejection, RejectionReason as Reason};
 /// ```
 /// use jwt_rollover::TokenSource;
 ///
+/// use http::HeaderName;
+///
 /// let default = TokenSource::default(); // Authorization: Bearer <token>
-/// let proxied = TokenSource::bearer_header("x-forwarded-authorization");
-/// let raw = TokenSource::header("x-jwt");
+/// let proxied = TokenSource::bearer_header(HeaderName::from_static("x-forwarded-authorization"));
+/// let raw = TokenSource::header(HeaderName::from_static("x-jwt"));
 /// let cookie = TokenSource::cookie("session");
 /// # let _ = (default, proxied, raw, cookie);
 /// ```
@@ -40,16 +42,16 @@ impl Default for TokenSource {
 impl TokenSource {
     /// `<name>: Bearer <token>`, for proxies that move the credential to
     /// another header.
-    pub fn bearer_header(name: impl Into<HeaderName>) -> Self {
+    pub fn bearer_header(name: HeaderName) -> Self {
         Self {
-            kind: Kind::Bearer(name.into()),
+            kind: Kind::Bearer(name),
         }
     }
 
     /// `<name>: <token>`, the token alone.
-    pub fn header(name: impl Into<HeaderName>) -> Self {
+    pub fn header(name: HeaderName) -> Self {
         Self {
-            kind: Kind::Header(name.into()),
+            kind: Kind::Header(name),
         }
     }
 
@@ -183,8 +185,14 @@ mod tests {
     fn extraction_table() {
         let bearer = TokenSource::default();
         let cookie = TokenSource::cookie("jwt");
-        let raw = TokenSource::header("x-jwt");
-        let cases: &[(&str, &TokenSource, &[(&str, &str)], Result<&str, Reason>)] = &[
+        let raw = TokenSource::header(HeaderName::from_static("x-jwt"));
+        type Case<'a> = (
+            &'a str,
+            &'a TokenSource,
+            &'a [(&'a str, &'a str)],
+            Result<&'a str, Reason>,
+        );
+        let cases: &[Case<'_>] = &[
             (
                 "bearer",
                 &bearer,
@@ -270,8 +278,9 @@ mod tests {
             ),
         ];
         for (name, source, pairs, expected) in cases {
+            let map = headers(pairs);
             let got = source
-                .extract(&headers(pairs), 8192)
+                .extract(&map, 8192)
                 .map_err(|rejection| rejection.reason());
             assert_eq!(got, *expected, "case {name:?}");
         }
@@ -280,10 +289,12 @@ mod tests {
     #[test]
     fn size_bound_applies_before_parsing() {
         let long = format!("Bearer {}", "a".repeat(9000));
-        let got = TokenSource::default().extract(&headers(&[("authorization", &long)]), 8192);
+        let map = headers(&[("authorization", &long)]);
+        let got = TokenSource::default().extract(&map, 8192);
         assert_eq!(got.unwrap_err().reason(), Reason::TooLarge);
         let just_over = format!("Bearer {}", "a".repeat(101));
-        let got = TokenSource::default().extract(&headers(&[("authorization", &just_over)]), 100);
+        let map = headers(&[("authorization", &just_over)]);
+        let got = TokenSource::default().extract(&map, 100);
         assert_eq!(got.unwrap_err().reason(), Reason::TooLarge);
     }
 }
