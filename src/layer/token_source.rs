@@ -216,7 +216,7 @@ mod tests {
                 "scheme only",
                 &bearer,
                 &[("authorization", "Bearer")],
-                Err(Reason::Missing),
+                Err(Reason::Malformed),
             ),
             (
                 "empty token",
