@@ -150,6 +150,8 @@ pub(crate) fn verify<'s, C: DeserializeOwned>(
         .into_iter()
         .flatten()
         .find(|candidate| {
+            #[cfg(test)]
+            tests::CRYPTO_CALLS.with(|calls| calls.set(calls.get() + 1));
             let key = &candidate.key;
             // An error here means the key and algorithm do not fit, which
             // loading rules out; either way the signature is not valid.

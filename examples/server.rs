@@ -1,0 +1,264 @@
+//! The example server: jwt-rollover in front of a tiny axum app.
+//!
+//! ```text
+//! cargo run --release --example server                      # demo keys in examples/keys/
+//! cargo run --release --example server -- --keys path/to/jwks.json --leeway 30s
+//! ```
+//!
+//! Public listener (`--listen`, default 127.0.0.1:3000):
+//! - `GET /healthz`: `200`, no token needed;
+//! - `GET /whoami`: `200` with `{"claims": {...}, "kid": "...", "slot": "current"|"previous"}`
+//!   for a valid token, an RFC 6750 `401` otherwise.
+//!
+//! Admin listener (`--admin-listen`, default 127.0.0.1:9100):
+//! - `GET /metrics`: Prometheus text format, unauthenticated.
+//!
+//! At start it prints `curl` commands with fresh demo tokens, one signed by
+//! the current key and one by the previous key, when the key file holds
+//! HMAC secrets (the demo keys do).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::Parser;
+use jsonwebtoken::{EncodingKey, Header};
+use jwt_rollover::{Algorithm, JwtLayer, KeyRing, KeySet, Metrics, Verified};
+use prometheus::{Encoder, Registry, TextEncoder};
+use serde_json::{Value, json};
+
+/// Flags, as listed in DESIGN.md section 8.
+#[derive(Debug, Parser)]
+#[command(about = "jwt-rollover example server")]
+struct Args {
+    /// Address of the public listener (`/healthz`, `/whoami`).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Address of the admin listener (`/metrics`).
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    admin_listen: SocketAddr,
+    /// Key file: a JWKS document or a raw HS256 secret.
+    #[arg(long, default_value = "examples/keys/jwks.json")]
+    keys: PathBuf,
+    /// Bearer token for the admin routes; a random one is printed when unset.
+    #[arg(long, env = "JWT_ROLLOVER_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Retirement policy: least time a key stays previous (accepted; retirement is not built yet).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    min_age: Duration,
+    /// Retirement policy: how long the previous key must go unused (accepted; not built yet).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    quiet: Duration,
+    /// Poll interval of the key file, the fallback to file events (accepted; hot reload is not built yet).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    poll: Duration,
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    leeway: Duration,
+    /// Accept only tokens with this `iss`.
+    #[arg(long)]
+    issuer: Option<String>,
+    /// Accept only tokens with this `aud`.
+    #[arg(long)]
+    audience: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    let args = Args::parse();
+
+    let keys = KeySet::load(&args.keys)
+        .map_err(|err| format!("cannot load keys from {}: {err}", args.keys.display()))?;
+    let registry = Registry::new();
+    let ring = KeyRing::new(keys, Metrics::new(&registry)?);
+
+    let mut layer = JwtLayer::<Value>::new(ring.clone()).with_leeway(args.leeway);
+    if let Some(issuer) = &args.issuer {
+        layer = layer.with_issuers([issuer.clone()]);
+    }
+    if let Some(audience) = &args.audience {
+        layer = layer.with_audiences([audience.clone()]);
+    }
+    let app = Router::new()
+        .route("/whoami", get(whoami))
+        .layer(layer)
+        .route("/healthz", get(|| async { "ok\n" }));
+    let admin = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(registry);
+
+    let public_listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let admin_listener = tokio::net::TcpListener::bind(args.admin_listen).await?;
+    let admin_token_was_generated = args.admin_token.is_none();
+    let admin_token = args
+        .admin_token
+        .clone()
+        .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()));
+
+    print_banner(&args, &ring, &admin_token, admin_token_was_generated);
+
+    let public = axum::serve(public_listener, app).with_graceful_shutdown(shutdown());
+    let admin = axum::serve(admin_listener, admin).with_graceful_shutdown(shutdown());
+    tokio::try_join!(async { public.await }, async { admin.await },)?;
+    Ok(())
+}
+
+async fn whoami(token: Verified<Value>) -> Json<Value> {
+    Json(json!({
+        "claims": token.claims,
+        "kid": token.key.kid,
+        "slot": token.key.slot,
+    }))
+}
+
+async fn metrics(State(registry): State<Registry>) -> impl IntoResponse {
+    let encoder = TextEncoder::new();
+    let mut body = Vec::new();
+    match encoder.encode(&registry.gather(), &mut body) {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
+            body,
+        ),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain".to_owned())],
+            format!("cannot encode metrics: {err}\n").into_bytes(),
+        ),
+    }
+}
+
+async fn shutdown() {
+    // If the signal handler cannot be installed, run until killed.
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_generated: bool) {
+    let app = format!("http://{}", args.listen);
+    let admin = format!("http://{}", args.admin_listen);
+    println!("jwt-rollover example server");
+    println!("  keys:  {}", args.keys.display());
+    println!("         current  {}", ring.current_kid());
+    match ring.previous_kid() {
+        Some(kid) => println!("         previous {kid}"),
+        None => println!("         previous (none)"),
+    }
+    println!("  app:   {app}  (GET /healthz, GET /whoami)");
+    println!("  admin: {admin}  (GET /metrics)");
+    if admin_token_was_generated {
+        println!("  admin token (random; set JWT_ROLLOVER_ADMIN_TOKEN to choose): {admin_token}");
+    }
+    println!(
+        "  not active yet: --min-age {}, --quiet {} (retirement), --poll {} (hot reload)",
+        humantime::format_duration(args.min_age),
+        humantime::format_duration(args.quiet),
+        humantime::format_duration(args.poll),
+    );
+    println!();
+
+    let signers = demo_signers(&args.keys);
+    if signers.is_empty() {
+        println!("The key file has no HMAC secret, so no demo token can be minted here.");
+        println!("Sign a token with your own private key and try:");
+        println!("  curl -s {app}/whoami -H 'Authorization: Bearer <token>'");
+    } else {
+        println!("Try it (demo tokens, valid for 1 hour):");
+        let mut shown = 0;
+        for (slot, kid) in [
+            ("current", Some(ring.current_kid())),
+            ("previous", ring.previous_kid()),
+        ] {
+            let Some(kid) = kid else { continue };
+            let Some((_, secret, alg)) = signers.iter().find(|(signer_kid, ..)| *signer_kid == kid)
+            else {
+                continue;
+            };
+            match demo_token(&kid, secret, *alg, args) {
+                Ok(token) => {
+                    println!("  # signed by the {slot} key ({kid}):");
+                    println!("  curl -s {app}/whoami -H 'Authorization: Bearer {token}'");
+                    shown += 1;
+                }
+                Err(err) => println!("  cannot mint a demo token for {kid}: {err}"),
+            }
+        }
+        if shown == 0 {
+            println!("  (no loaded key matches a secret in the key file)");
+        }
+    }
+    println!("  # previous-key use, as a dashboard sees it:");
+    println!("  curl -s {admin}/metrics | grep -E '^jwt_(verifications|rejections|previous)'");
+    println!();
+}
+
+/// The HMAC secrets in the key file, by kid, so the banner can mint tokens.
+/// Demo convenience only: a real verifier never needs to sign.
+fn demo_signers(path: &Path) -> Vec<(String, Vec<u8>, Algorithm)> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    if let Ok(document) = serde_json::from_slice::<Value>(&bytes) {
+        let keys = document["keys"].as_array().cloned().unwrap_or_default();
+        return keys
+            .iter()
+            .filter(|key| key["kty"] == "oct")
+            .filter_map(|key| {
+                let kid = key["kid"].as_str()?;
+                let secret = URL_SAFE_NO_PAD.decode(key["k"].as_str()?).ok()?;
+                let alg = key["alg"].as_str()?.parse().ok()?;
+                Some((kid.to_owned(), secret, alg))
+            })
+            .collect();
+    }
+    // A raw secret file: the crate computed its kid; mint with the same bytes.
+    match KeySet::parse(&bytes) {
+        Ok(keys) => {
+            let secret = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            let secret = secret.strip_suffix(b"\r").unwrap_or(secret);
+            vec![(
+                keys.current().kid().to_owned(),
+                secret.to_vec(),
+                Algorithm::HS256,
+            )]
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+fn demo_token(
+    kid: &str,
+    secret: &[u8],
+    alg: Algorithm,
+    args: &Args,
+) -> jsonwebtoken::errors::Result<String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let mut claims = json!({
+        "sub": "demo-user",
+        "iat": now,
+        "exp": now + 3600,
+    });
+    if let Some(issuer) = &args.issuer {
+        claims["iss"] = json!(issuer);
+    }
+    if let Some(audience) = &args.audience {
+        claims["aud"] = json!(audience);
+    }
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret))
+}
