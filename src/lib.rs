@@ -38,7 +38,7 @@
 //! let ring = KeyRing::new(keys, Metrics::new(&registry)?);
 //! let app: Router = Router::new()
 //!     .route("/whoami", get(whoami))
-//!     .layer(JwtLayer::new(ring));
+//!     .layer(JwtLayer::<serde_json::Value>::new(ring));
 //! # Ok(())
 //! # }
 //! ```
@@ -72,3 +72,8 @@ pub use rejection::{Rejection, RejectionReason};
 pub use ring::{KeyRing, RingError, Slot};
 pub use verified::{KeyMatch, Verified};
 pub use verify::{DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES};
+
+// The README's Rust examples compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
