@@ -387,8 +387,10 @@ impl KeySet {
     /// [`MIN_HMAC_SECRET_BYTES`].
     pub fn from_secret(bytes: &[u8]) -> Result<Self, KeyError> {
         check_size(bytes)?;
-        let secret = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-        let secret = secret.strip_suffix(b"\r").unwrap_or(secret);
+        let secret = bytes
+            .strip_suffix(b"\r\n")
+            .or_else(|| bytes.strip_suffix(b"\n"))
+            .unwrap_or(bytes);
         if secret.is_empty() {
             return Err(KeyError::Empty);
         }

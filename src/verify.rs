@@ -76,13 +76,15 @@ impl Default for Rules {
 }
 
 /// A token that passed every check.
-pub(crate) struct Accepted<'s, C> {
+pub(crate) struct Accepted<'s, 't, C> {
     pub(crate) claims: C,
     pub(crate) key: &'s SlottedKey,
     pub(crate) exp: Option<u64>,
+    /// The signature part, which identifies the token for the tracker.
+    pub(crate) signature: &'t str,
 }
 
-impl<C> fmt::Debug for Accepted<'_, C> {
+impl<C> fmt::Debug for Accepted<'_, '_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Accepted")
             .field("kid", &self.key.key.kid())
@@ -102,19 +104,31 @@ const fn reject(reason: Reason, detail: &'static str) -> Rejection {
 struct JoseHeader<'a> {
     #[serde(borrow)]
     alg: Cow<'a, str>,
-    #[serde(borrow, default)]
+    /// `"kid": null` is not a kid: it must be a string when present.
+    #[serde(borrow, default, deserialize_with = "present_string")]
     kid: Option<Cow<'a, str>>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
+    /// Any `crit`, even `null`, asks for extensions we do not implement.
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Cow::deserialize(deserializer).map(Some)
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// Verifies `token` against the keys of `snapshot`.
-pub(crate) fn verify<'s, C: DeserializeOwned>(
-    token: &str,
+pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
+    token: &'t str,
     snapshot: &'s Snapshot,
     rules: &Rules,
     now: u64,
-) -> Result<Accepted<'s, C>, Rejection> {
+) -> Result<Accepted<'s, 't, C>, Rejection> {
     if token.len() > rules.max_token_bytes {
         return Err(reject(Reason::TooLarge, "the token is longer than allowed"));
     }
@@ -123,9 +137,14 @@ pub(crate) fn verify<'s, C: DeserializeOwned>(
     let header_json = URL_SAFE_NO_PAD
         .decode(header_b64)
         .map_err(|_| reject(Reason::Malformed, "the header is not base64url"))?;
-    let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
-        .map_err(|_| reject(Reason::Malformed, "the header is not a valid JOSE header"))?;
-    if header.crit.is_some() {
+    // serde would also read a struct from a JSON array; a header is an object.
+    let header: JoseHeader<'_> = header_json
+        .trim_ascii_start()
+        .starts_with(b"{")
+        .then(|| serde_json::from_slice(&header_json).ok())
+        .flatten()
+        .ok_or(reject(Reason::Malformed, "the header is not a valid JOSE header"))?;
+    if header.crit {
         return Err(reject(
             Reason::Malformed,
             "the header has a crit parameter; no extension is supported",
@@ -170,7 +189,12 @@ pub(crate) fn verify<'s, C: DeserializeOwned>(
             "the claims do not have the shape the application expects",
         )
     })?;
-    Ok(Accepted { claims, key, exp })
+    Ok(Accepted {
+        claims,
+        key,
+        exp,
+        signature: signature_b64,
+    })
 }
 
 /// Splits a compact JWS into its three parts, refusing anything but
