@@ -108,7 +108,7 @@ fn single_header<'h>(
             "the request has more than one credential header",
         ));
     }
-    if value.len() > max_bytes + HEADER_OVERHEAD {
+    if value.len() > max_bytes.saturating_add(HEADER_OVERHEAD) {
         return Err(Rejection::new(
             Reason::TooLarge,
             "the token is longer than allowed",
@@ -136,7 +136,7 @@ fn bearer(value: &str) -> Result<&str, Rejection> {
 fn cookie<'h>(headers: &'h HeaderMap, name: &str, max_bytes: usize) -> Result<&'h str, Rejection> {
     let mut found = None;
     for value in headers.get_all(header::COOKIE) {
-        if value.len() > max_bytes * 2 + HEADER_OVERHEAD {
+        if value.len() > max_bytes.saturating_mul(2).saturating_add(HEADER_OVERHEAD) {
             return Err(Rejection::new(
                 Reason::TooLarge,
                 "the cookie header is longer than allowed",
