@@ -11,7 +11,13 @@
 //!   for a valid token, an RFC 6750 `401` otherwise.
 //!
 //! Admin listener (`--admin-listen`, default 127.0.0.1:9100):
-//! - `GET /metrics`: Prometheus text format, unauthenticated.
+//! - `GET /metrics`: Prometheus text format, unauthenticated;
+//! - `GET /admin/keys`, `POST /admin/keys/previous/retire[?force=true][&kid=K]`:
+//!   the admin API, with `Authorization: Bearer <admin token>`.
+//!
+//! Retirement: the previous key is retired automatically once it has been
+//! previous for `--min-age`, unused for `--quiet`, and every token it signed
+//! that was seen has expired.
 //!
 //! At start it prints `curl` commands with fresh demo tokens, one signed by
 //! the current key and one by the previous key, when the key file holds
@@ -30,7 +36,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
-use jwt_rollover::{Algorithm, JwtLayer, KeyRing, KeySet, Metrics, Verified};
+use jwt_rollover::admin::{AdminAuth, admin_router};
+use jwt_rollover::{Algorithm, JwtLayer, KeyRing, KeySet, Metrics, RetirePolicy, Verified};
 use prometheus::{Encoder, Registry, TextEncoder};
 use serde_json::{Value, json};
 
@@ -41,7 +48,7 @@ struct Args {
     /// Address of the public listener (`/healthz`, `/whoami`).
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
-    /// Address of the admin listener (`/metrics`).
+    /// Address of the admin listener (`/metrics`, `/admin/...`).
     #[arg(long, default_value = "127.0.0.1:9100")]
     admin_listen: SocketAddr,
     /// Key file: a JWKS document or a raw HS256 secret.
@@ -50,10 +57,11 @@ struct Args {
     /// Bearer token for the admin routes; a random one is printed when unset.
     #[arg(long, env = "JWT_ROLLOVER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
-    /// Retirement policy: least time a key stays previous (accepted; retirement is not built yet).
+    /// Retirement policy: least time a key stays previous before auto retirement
+    /// (at least the longest token lifetime plus the leeway).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
     min_age: Duration,
-    /// Retirement policy: how long the previous key must go unused (accepted; not built yet).
+    /// Retirement policy: how long no token may have matched the previous key.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
     quiet: Duration,
     /// Poll interval of the key file, the fallback to file events (accepted; hot reload is not built yet).
@@ -81,7 +89,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = KeySet::load(&args.keys)
         .map_err(|err| format!("cannot load keys from {}: {err}", args.keys.display()))?;
     let registry = Registry::new();
-    let ring = KeyRing::new(keys, Metrics::new(&registry)?);
+    let policy = RetirePolicy::default()
+        .with_min_age(args.min_age)
+        .with_quiet(args.quiet);
+    let ring = KeyRing::builder(keys, Metrics::new(&registry)?)
+        .with_policy(policy)
+        .build();
+    let _auto_retire = ring.spawn_auto_retire();
 
     let mut layer = JwtLayer::<Value>::new(ring.clone()).with_leeway(args.leeway);
     if let Some(issuer) = &args.issuer {
@@ -94,17 +108,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/whoami", get(whoami))
         .layer(layer)
         .route("/healthz", get(|| async { "ok\n" }));
-    let admin = Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(registry);
-
-    let public_listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let admin_listener = tokio::net::TcpListener::bind(args.admin_listen).await?;
     let admin_token_was_generated = args.admin_token.is_none();
     let admin_token = args
         .admin_token
         .clone()
         .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()));
+    let admin = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(registry)
+        .nest(
+            "/admin",
+            admin_router(ring.clone(), AdminAuth::bearer(&admin_token)?),
+        );
+
+    let public_listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let admin_listener = tokio::net::TcpListener::bind(args.admin_listen).await?;
 
     print_banner(&args, &ring, &admin_token, admin_token_was_generated);
 
@@ -157,14 +175,17 @@ fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_
         None => println!("         previous (none)"),
     }
     println!("  app:   {app}  (GET /healthz, GET /whoami)");
-    println!("  admin: {admin}  (GET /metrics)");
+    println!("  admin: {admin}  (GET /metrics, GET /admin/keys, POST /admin/keys/previous/retire)");
     if admin_token_was_generated {
         println!("  admin token (random; set JWT_ROLLOVER_ADMIN_TOKEN to choose): {admin_token}");
     }
     println!(
-        "  not active yet: --min-age {}, --quiet {} (retirement), --poll {} (hot reload)",
+        "  auto retirement: previous key dropped after --min-age {}, --quiet {}, and no live token",
         humantime::format_duration(args.min_age),
         humantime::format_duration(args.quiet),
+    );
+    println!(
+        "  not active yet: --poll {} (hot reload of the key file)",
         humantime::format_duration(args.poll),
     );
     println!();
@@ -201,6 +222,16 @@ fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_
     }
     println!("  # previous-key use, as a dashboard sees it:");
     println!("  curl -s {admin}/metrics | grep -E '^jwt_(verifications|rejections|previous)'");
+    let token_ref = if admin_token_was_generated {
+        admin_token.to_owned()
+    } else {
+        "$JWT_ROLLOVER_ADMIN_TOKEN".to_owned()
+    };
+    println!("  # the ring, and whether the previous key may be retired:");
+    println!("  curl -s {admin}/admin/keys -H \"Authorization: Bearer {token_ref}\"");
+    println!(
+        "  curl -s -X POST {admin}/admin/keys/previous/retire -H \"Authorization: Bearer {token_ref}\""
+    );
     println!();
 }
 
@@ -226,8 +257,10 @@ fn demo_signers(path: &Path) -> Vec<(String, Vec<u8>, Algorithm)> {
     // A raw secret file: the crate computed its kid; mint with the same bytes.
     match KeySet::parse(&bytes) {
         Ok(keys) => {
-            let secret = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-            let secret = secret.strip_suffix(b"\r").unwrap_or(secret);
+            let secret = bytes
+                .strip_suffix(b"\r\n")
+                .or_else(|| bytes.strip_suffix(b"\n"))
+                .unwrap_or(&bytes);
             vec![(
                 keys.current().kid().to_owned(),
                 secret.to_vec(),

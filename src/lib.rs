@@ -53,13 +53,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+pub mod admin;
 mod clock;
 mod crypto;
 pub mod keys;
 pub mod layer;
 pub mod metrics;
 mod rejection;
+pub mod retire;
 pub mod ring;
+pub mod status;
+pub mod tracker;
 mod verified;
 mod verify;
 
@@ -69,7 +73,9 @@ pub use keys::{Key, KeyError, KeySet};
 pub use layer::{JwtLayer, TokenSource};
 pub use metrics::{Metrics, RetireTrigger};
 pub use rejection::{Rejection, RejectionReason};
-pub use ring::{KeyRing, RingError, Slot};
+pub use retire::{Blocker, BlockerKind, Eligibility, RetirePolicy};
+pub use ring::{AutoRetireTask, KeyRing, KeyRingBuilder, RetireError, RingError, Slot};
+pub use status::KeyRingStatus;
 pub use verified::{KeyMatch, Verified};
 pub use verify::{DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES};
 

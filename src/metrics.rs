@@ -7,6 +7,7 @@
 //! | `jwt_key_info` | gauge (1) | `slot`, `kid`, `alg` |
 //! | `jwt_previous_key_last_used_timestamp_seconds` | gauge | |
 //! | `jwt_previous_key_tokens_expire_timestamp_seconds` | gauge | |
+//! | `jwt_previous_key_live_tokens` | gauge | |
 //! | `jwt_key_rotations_total` | counter | |
 //! | `jwt_key_retirements_total` | counter | `trigger` |
 //!
@@ -19,7 +20,9 @@
 //! values stay bounded by the keys loaded now.
 //!
 //! The two timestamp gauges read 0 while there is no previous key or no
-//! token has matched it yet.
+//! token has matched it yet. `jwt_previous_key_live_tokens` goes up as new
+//! previous-key tokens arrive and is recomputed (expired tokens dropped) at
+//! every auto-retire check, so it may lag expiry by one `check_interval`.
 
 use std::sync::Arc;
 
@@ -76,6 +79,7 @@ struct Inner {
     key_info: IntGaugeVec,
     previous_last_used: IntGauge,
     previous_tokens_expire: IntGauge,
+    previous_live_tokens: IntGauge,
     rotations: IntCounter,
     retirements: IntCounterVec,
 }
@@ -125,6 +129,10 @@ impl Metrics {
             name("previous_key_tokens_expire_timestamp_seconds"),
             "Latest exp among tokens that matched the previous key (0: none yet).",
         )?;
+        let previous_live_tokens = IntGauge::new(
+            name("previous_key_live_tokens"),
+            "Distinct previous-key tokens seen and not expired yet.",
+        )?;
         let rotations = IntCounter::new(name("key_rotations_total"), "Current key changes.")?;
         let retirements = IntCounterVec::new(
             Opts::new(
@@ -147,6 +155,7 @@ impl Metrics {
         registry.register(Box::new(key_info.clone()))?;
         registry.register(Box::new(previous_last_used.clone()))?;
         registry.register(Box::new(previous_tokens_expire.clone()))?;
+        registry.register(Box::new(previous_live_tokens.clone()))?;
         registry.register(Box::new(rotations.clone()))?;
         registry.register(Box::new(retirements.clone()))?;
 
@@ -157,6 +166,7 @@ impl Metrics {
                 key_info,
                 previous_last_used,
                 previous_tokens_expire,
+                previous_live_tokens,
                 rotations,
                 retirements,
             }),
@@ -208,6 +218,14 @@ impl Metrics {
 
     pub(crate) fn previous_tokens_expire_at(&self, exp: u64) {
         self.inner.previous_tokens_expire.set(saturating_i64(exp));
+    }
+
+    pub(crate) fn set_previous_live_tokens(&self, count: u64) {
+        self.inner.previous_live_tokens.set(saturating_i64(count));
+    }
+
+    pub(crate) fn previous_live_token_added(&self) {
+        self.inner.previous_live_tokens.inc();
     }
 
     pub(crate) fn rotated(&self) {

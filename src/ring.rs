@@ -34,6 +34,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::keys::{Key, KeySet};
 use crate::metrics::{Metrics, RetireTrigger};
+use crate::retire::{self, Eligibility, PreviousFacts, RetirePolicy};
+use crate::status::{KeyRingStatus, KeyStatus, PolicyStatus, PreviousStatus};
+use crate::tracker::{LiveTokens, Tracker};
 
 /// How many retired kids the ring remembers, so that late tokens signed
 /// with them get `retired_key` instead of `unknown_kid`. Bounded so that
@@ -75,22 +78,75 @@ pub enum RingError {
     AlreadyCurrent(String),
 }
 
+/// Why a checked retirement ([`KeyRing::retire`]) did not happen.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetireError {
+    /// There is no previous key (perhaps it was just retired).
+    #[error("there is no previous key")]
+    NoPrevious,
+    /// The caller named a key that is not the previous key now.
+    #[error("kid {requested:?} is not the previous key (the previous key is {previous:?})")]
+    KidMismatch {
+        /// The kid the caller asked to retire.
+        requested: String,
+        /// The previous key's kid.
+        previous: String,
+    },
+    /// The previous key is still in use; see the blockers.
+    #[error("the previous key is not eligible for retirement")]
+    NotEligible(Eligibility),
+}
+
 /// A key in its slot, with its hot-path counter resolved.
 pub(crate) struct SlottedKey {
     pub(crate) key: Key,
     pub(crate) slot: Slot,
+    /// Unix second the key took this slot.
+    since: u64,
     pub(crate) verified: IntCounter,
     /// Only the previous key's usage is tracked: that is what retirement
     /// decides on, and current-key requests should not pay for it.
     pub(crate) usage: Option<Arc<PreviousUsage>>,
 }
 
-/// When the previous key was last used, and the latest `exp` it was used
-/// with. Starts at 0 each time a key becomes previous.
-#[derive(Default)]
+/// How the previous key is being used. Starts empty each time a key
+/// becomes previous.
 pub(crate) struct PreviousUsage {
+    /// Unix second of the last match; 0 for never.
     last_used: AtomicU64,
     latest_exp: AtomicU64,
+    tracker: Mutex<Tracker>,
+}
+
+impl PreviousUsage {
+    fn new(tracker_capacity: usize) -> Self {
+        Self {
+            last_used: AtomicU64::new(0),
+            latest_exp: AtomicU64::new(0),
+            tracker: Mutex::new(Tracker::new(tracker_capacity)),
+        }
+    }
+
+    fn last_used(&self) -> Option<u64> {
+        Some(self.last_used.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+
+    fn latest_exp(&self) -> Option<u64> {
+        Some(self.latest_exp.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+
+    fn tracker(&self) -> std::sync::MutexGuard<'_, Tracker> {
+        // The tracker is consistent after every call, so a panic elsewhere
+        // while holding the lock leaves nothing half done.
+        self.tracker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn live(&self, now: u64) -> LiveTokens {
+        self.tracker().live(now)
+    }
 }
 
 /// One immutable state of the ring.
@@ -142,34 +198,95 @@ struct Shared {
     update: Mutex<()>,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
+    policy: RetirePolicy,
+}
+
+/// Builds a [`KeyRing`] with a clock or a retirement policy other than the
+/// defaults.
+///
+/// ```
+/// use jwt_rollover::{KeyRing, KeySet, ManualClock, Metrics, RetirePolicy};
+/// use std::time::Duration;
+///
+/// # let keys = KeySet::from_secret(b"a-demo-secret-of-at-least-32-bytes")?;
+/// let ring = KeyRing::builder(keys, Metrics::new(&prometheus::Registry::new())?)
+///     .with_policy(RetirePolicy::default().with_min_age(Duration::from_secs(2 * 3600)))
+///     .with_clock(ManualClock::new(1_700_000_000))
+///     .build();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use]
+pub struct KeyRingBuilder {
+    keys: KeySet,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    policy: RetirePolicy,
+}
+
+impl KeyRingBuilder {
+    /// Reads time from `clock` (default: the system clock).
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Retirement policy (default: [`RetirePolicy::default`]).
+    pub fn with_policy(mut self, policy: RetirePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The ring.
+    pub fn build(self) -> KeyRing {
+        crypto::ensure_provider();
+        let now = self.clock.now_unix();
+        let capacity = self.policy.tracker_capacity();
+        let (current, previous) = self.keys.into_parts();
+        let snapshot = Snapshot {
+            current: slotted(&self.metrics, current, Slot::Current, now, capacity),
+            previous: previous
+                .map(|key| slotted(&self.metrics, key, Slot::Previous, now, capacity)),
+            retired: VecDeque::new(),
+        };
+        publish_metrics(&self.metrics, None, &snapshot, now);
+        KeyRing {
+            shared: Arc::new(Shared {
+                snapshot: ArcSwap::from_pointee(snapshot),
+                update: Mutex::new(()),
+                metrics: self.metrics,
+                clock: self.clock,
+                policy: self.policy,
+            }),
+        }
+    }
 }
 
 impl KeyRing {
     /// A ring holding `keys` (current, and previous if the set has one),
     /// reading time from the system clock.
     pub fn new(keys: KeySet, metrics: Metrics) -> Self {
-        Self::with_clock(keys, metrics, SystemClock)
+        Self::builder(keys, metrics).build()
     }
 
     /// Like [`KeyRing::new`], reading time from `clock`: tests pass a
     /// [`ManualClock`](crate::ManualClock).
     pub fn with_clock(keys: KeySet, metrics: Metrics, clock: impl Clock) -> Self {
-        crypto::ensure_provider();
-        let (current, previous) = keys.into_parts();
-        let snapshot = Snapshot {
-            current: slotted(&metrics, current, Slot::Current),
-            previous: previous.map(|key| slotted(&metrics, key, Slot::Previous)),
-            retired: VecDeque::new(),
-        };
-        publish_metrics(&metrics, None, &snapshot);
-        Self {
-            shared: Arc::new(Shared {
-                snapshot: ArcSwap::from_pointee(snapshot),
-                update: Mutex::new(()),
-                metrics,
-                clock: Arc::new(clock),
-            }),
+        Self::builder(keys, metrics).with_clock(clock).build()
+    }
+
+    /// A builder, to set the clock and the retirement policy.
+    pub fn builder(keys: KeySet, metrics: Metrics) -> KeyRingBuilder {
+        KeyRingBuilder {
+            keys,
+            metrics,
+            clock: Arc::new(SystemClock),
+            policy: RetirePolicy::default(),
         }
+    }
+
+    /// The retirement policy.
+    pub fn policy(&self) -> &RetirePolicy {
+        &self.shared.policy
     }
 
     /// The `kid` of the current key.
@@ -194,6 +311,8 @@ impl KeyRing {
     ///
     /// [`RingError::AlreadyCurrent`] when `key` has the current key's kid.
     pub fn rotate(&self, key: Key) -> Result<(), RingError> {
+        let now = self.now();
+        let capacity = self.shared.policy.tracker_capacity();
         self.update(|old, metrics| {
             if old.current.key.kid() == key.kid() {
                 return Err(RingError::AlreadyCurrent(key.kid().to_owned()));
@@ -205,11 +324,27 @@ impl KeyRing {
             {
                 remember_retired(&mut retired, pushed_out.key.kid_arc().clone());
                 metrics.retired(RetireTrigger::Source);
+                tracing::info!(
+                    kid = pushed_out.key.kid(),
+                    trigger = "source",
+                    "retired previous key: a rotation pushed it out"
+                );
             }
             metrics.rotated();
+            tracing::info!(
+                kid = key.kid(),
+                previous = old.current.key.kid(),
+                "rotated: new current key"
+            );
             Ok(Snapshot {
-                current: slotted(metrics, key, Slot::Current),
-                previous: Some(slotted(metrics, old.current.key.clone(), Slot::Previous)),
+                current: slotted(metrics, key, Slot::Current, now, capacity),
+                previous: Some(slotted(
+                    metrics,
+                    old.current.key.clone(),
+                    Slot::Previous,
+                    now,
+                    capacity,
+                )),
                 retired,
             })
         })
@@ -217,24 +352,140 @@ impl KeyRing {
 
     /// Drops the previous key, whatever its usage, and returns its kid
     /// (`None` when there was no previous key). Tokens signed with it get
-    /// `retired_key` from then on.
+    /// `retired_key` from then on. [`KeyRing::retire`] is the checked form.
     pub fn retire_previous(&self, trigger: RetireTrigger) -> Option<String> {
-        let mut retired_kid = None;
-        let result = self.update(|old, metrics| {
-            let Some(previous) = &old.previous else {
-                return Err(());
-            };
+        self.retire(None, true, trigger).ok()
+    }
+
+    /// Retires the previous key if it is eligible under the policy (or
+    /// `force`), and if it is `expected_kid` when one is given, so that a
+    /// request meant for one key can never drop another. The check and the
+    /// retirement happen under the ring's writer lock: two concurrent calls
+    /// retire at most once. Returns the retired kid.
+    ///
+    /// # Errors
+    ///
+    /// [`RetireError::NoPrevious`], [`RetireError::KidMismatch`], or
+    /// [`RetireError::NotEligible`] with the blockers.
+    pub fn retire(
+        &self,
+        expected_kid: Option<&str>,
+        force: bool,
+        trigger: RetireTrigger,
+    ) -> Result<String, RetireError> {
+        let now = self.now();
+        let policy = &self.shared.policy;
+        let mut retired_kid = String::new();
+        self.update(|old, metrics| {
+            let previous = old.previous.as_ref().ok_or(RetireError::NoPrevious)?;
+            if let Some(expected) = expected_kid
+                && expected != previous.key.kid()
+            {
+                return Err(RetireError::KidMismatch {
+                    requested: expected.to_owned(),
+                    previous: previous.key.kid().to_owned(),
+                });
+            }
+            let eligibility = retire::eligibility(&previous_facts(previous, now), policy, now);
+            if !eligibility.eligible && !force {
+                return Err(RetireError::NotEligible(eligibility));
+            }
             let mut retired = old.retired.clone();
             remember_retired(&mut retired, previous.key.kid_arc().clone());
             metrics.retired(trigger);
-            retired_kid = Some(previous.key.kid().to_owned());
+            tracing::info!(
+                kid = previous.key.kid(),
+                trigger = trigger.as_str(),
+                forced = force && !eligibility.eligible,
+                "retired previous key"
+            );
+            retired_kid = previous.key.kid().to_owned();
             Ok(Snapshot {
                 current: reuse(&old.current),
                 previous: None,
                 retired,
             })
+        })?;
+        Ok(retired_kid)
+    }
+
+    /// One round of auto retirement: forgets expired previous-key tokens,
+    /// refreshes the live-token gauge and, when the policy has auto
+    /// retirement on and the previous key is eligible, retires it (trigger
+    /// `auto`). Returns the retired kid. [`KeyRing::spawn_auto_retire`]
+    /// calls this every `check_interval`.
+    pub fn check_retirement(&self) -> Option<String> {
+        let now = self.now();
+        let expected = {
+            let snapshot = self.load();
+            let previous = snapshot.previous.as_ref()?;
+            let usage = previous.usage.as_ref()?;
+            let live = {
+                let mut tracker = usage.tracker();
+                tracker.sweep(now);
+                tracker.live(now)
+            };
+            self.shared.metrics.set_previous_live_tokens(live.count);
+            previous.key.kid().to_owned()
+        };
+        if !self.shared.policy.auto() {
+            return None;
+        }
+        self.retire(Some(&expected), false, RetireTrigger::Auto)
+            .ok()
+    }
+
+    /// Spawns the auto-retire task on the current tokio runtime: it calls
+    /// [`KeyRing::check_retirement`] every `check_interval` until the
+    /// returned handle is dropped. Spawn it even with auto retirement off:
+    /// it keeps `jwt_previous_key_live_tokens` fresh.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, like `tokio::spawn`.
+    pub fn spawn_auto_retire(&self) -> AutoRetireTask {
+        let ring = self.clone();
+        let interval = self.shared.policy.check_interval();
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                ring.check_retirement();
+            }
         });
-        result.ok().and(retired_kid)
+        AutoRetireTask { task }
+    }
+
+    /// What the ring holds now, for the admin API and for logs.
+    pub fn status(&self) -> KeyRingStatus {
+        let now = self.now();
+        let snapshot = self.load();
+        let policy = &self.shared.policy;
+        let key_status = |key: &SlottedKey| KeyStatus {
+            kid: key.key.kid().to_owned(),
+            alg: key.key.alg_name(),
+            since: key.since,
+            verified: key.verified.get(),
+        };
+        let previous = snapshot.previous.as_ref().map(|previous| {
+            let facts = previous_facts(previous, now);
+            PreviousStatus {
+                key: key_status(previous),
+                last_used: facts.last_used,
+                live_tokens: facts.live.count,
+                live_tokens_overflowed: facts.live.overflowed,
+                latest_exp: previous.usage.as_ref().and_then(|u| u.latest_exp()),
+                eligibility: retire::eligibility(&facts, policy, now),
+            }
+        });
+        KeyRingStatus {
+            now,
+            current: key_status(&snapshot.current),
+            previous,
+            retired: snapshot.retired.iter().map(|kid| kid.to_string()).collect(),
+            policy: PolicyStatus::from(policy),
+        }
     }
 
     pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
@@ -249,15 +500,33 @@ impl KeyRing {
         self.shared.clock.now_unix()
     }
 
-    /// Records a match of the previous key, for the usage gauges.
-    pub(crate) fn previous_used(&self, key: &SlottedKey, now: u64, exp: Option<u64>) {
+    /// Records a match of the previous key: the usage gauges and the
+    /// live-token tracker. `signature` identifies the token; `leeway` is
+    /// how long after `exp` the layer still accepts it.
+    pub(crate) fn previous_used(
+        &self,
+        key: &SlottedKey,
+        now: u64,
+        exp: Option<u64>,
+        signature: &str,
+        leeway: u64,
+    ) {
         let Some(usage) = &key.usage else { return };
         usage.last_used.fetch_max(now, Ordering::Relaxed);
         self.shared.metrics.previous_used_at(now);
         if let Some(exp) = exp
             && usage.latest_exp.fetch_max(exp, Ordering::Relaxed) < exp
         {
-            self.shared.metrics.previous_tokens_expire_at(exp);
+            // Re-read: a concurrent larger exp may have landed in between.
+            let latest = usage.latest_exp.load(Ordering::Relaxed);
+            self.shared.metrics.previous_tokens_expire_at(latest);
+        }
+        let live_until = match exp {
+            Some(exp) => exp.saturating_add(leeway),
+            None => now.saturating_add(self.shared.policy.quiet().as_secs()),
+        };
+        if usage.tracker().record(signature.as_bytes(), live_until) {
+            self.shared.metrics.previous_live_token_added();
         }
     }
 
@@ -275,7 +544,7 @@ impl KeyRing {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let old = self.shared.snapshot.load_full();
         let new = next(&old, &self.shared.metrics)?;
-        publish_metrics(&self.shared.metrics, Some(&old), &new);
+        publish_metrics(&self.shared.metrics, Some(&old), &new, self.now());
         self.shared.snapshot.store(Arc::new(new));
         Ok(())
     }
@@ -291,22 +560,57 @@ impl fmt::Debug for KeyRing {
     }
 }
 
-fn slotted(metrics: &Metrics, key: Key, slot: Slot) -> SlottedKey {
+/// Stops the auto-retire task when dropped (or on [`AutoRetireTask::stop`]).
+#[derive(Debug)]
+#[must_use = "the auto-retire task stops when this handle is dropped"]
+pub struct AutoRetireTask {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AutoRetireTask {
+    /// Stops the task now.
+    pub fn stop(self) {}
+}
+
+impl Drop for AutoRetireTask {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn slotted(
+    metrics: &Metrics,
+    key: Key,
+    slot: Slot,
+    now: u64,
+    tracker_capacity: usize,
+) -> SlottedKey {
     SlottedKey {
         verified: metrics.verified_counter(slot, key.kid()),
-        usage: (slot == Slot::Previous).then(Arc::default),
+        usage: (slot == Slot::Previous).then(|| Arc::new(PreviousUsage::new(tracker_capacity))),
+        since: now,
         key,
         slot,
     }
 }
 
-/// The same key in the same slot, keeping its counter and usage.
+/// The same key in the same slot, keeping its counter, age and usage.
 fn reuse(key: &SlottedKey) -> SlottedKey {
     SlottedKey {
         key: key.key.clone(),
         slot: key.slot,
+        since: key.since,
         verified: key.verified.clone(),
         usage: key.usage.clone(),
+    }
+}
+
+fn previous_facts(previous: &SlottedKey, now: u64) -> PreviousFacts {
+    let usage = previous.usage.as_deref();
+    PreviousFacts {
+        since: previous.since,
+        last_used: usage.and_then(PreviousUsage::last_used),
+        live: usage.map_or(LiveTokens::default(), |usage| usage.live(now)),
     }
 }
 
@@ -320,7 +624,7 @@ fn remember_retired(retired: &mut VecDeque<Arc<str>>, kid: Arc<str>) {
 
 /// Brings the key gauges in line with `new` and drops the verification
 /// series of keys that left their slot.
-fn publish_metrics(metrics: &Metrics, old: Option<&Snapshot>, new: &Snapshot) {
+fn publish_metrics(metrics: &Metrics, old: Option<&Snapshot>, new: &Snapshot, now: u64) {
     if let Some(old) = old {
         for gone in old.keys() {
             let still_there = new
@@ -332,15 +636,11 @@ fn publish_metrics(metrics: &Metrics, old: Option<&Snapshot>, new: &Snapshot) {
         }
     }
     metrics.set_key_info(new.keys().map(|k| (k.slot, k.key.kid(), k.key.alg_name())));
-    let (last_used, latest_exp) =
-        new.previous
-            .as_ref()
-            .and_then(|p| p.usage.as_ref())
-            .map_or((0, 0), |usage| {
-                (
-                    usage.last_used.load(Ordering::Relaxed),
-                    usage.latest_exp.load(Ordering::Relaxed),
-                )
-            });
-    metrics.set_previous_usage(last_used, latest_exp);
+    let usage = new.previous.as_ref().and_then(|p| p.usage.as_deref());
+    metrics.set_previous_usage(
+        usage.and_then(PreviousUsage::last_used).unwrap_or(0),
+        usage.and_then(PreviousUsage::latest_exp).unwrap_or(0),
+    );
+    let live = usage.map_or(0, |usage| usage.live(now).count);
+    metrics.set_previous_live_tokens(live);
 }

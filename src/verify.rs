@@ -25,7 +25,8 @@
 //! - `exp`/`nbf` are RFC 7519 NumericDates: integers, or non-integers that
 //!   are rounded like jsonwebtoken does (PyJWT users often write
 //!   `time.time() + 3600`). Strings, negatives, `null` and numbers beyond
-//!   `u64` are `invalid_claims`.
+//!   `u64` are `invalid_claims`; numbers beyond even `f64` (`1e400`) are not
+//!   readable JSON numbers, so those claims are `malformed`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -143,7 +144,10 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
         .starts_with(b"{")
         .then(|| serde_json::from_slice(&header_json).ok())
         .flatten()
-        .ok_or(reject(Reason::Malformed, "the header is not a valid JOSE header"))?;
+        .ok_or(reject(
+            Reason::Malformed,
+            "the header is not a valid JOSE header",
+        ))?;
     if header.crit {
         return Err(reject(
             Reason::Malformed,

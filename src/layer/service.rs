@@ -75,7 +75,13 @@ where
                 let accepted = verify::verify::<C>(token, &snapshot, &config.rules, now)?;
                 accepted.key.verified.inc();
                 if accepted.key.slot == Slot::Previous {
-                    ring.previous_used(accepted.key, now, accepted.exp);
+                    ring.previous_used(
+                        accepted.key,
+                        now,
+                        accepted.exp,
+                        accepted.signature,
+                        config.rules.leeway,
+                    );
                 }
                 Ok(Verified {
                     claims: accepted.claims,

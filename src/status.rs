@@ -1,0 +1,102 @@
+//! The ring's state as the admin API reports it (`GET /admin/keys`).
+//!
+//! Times are Unix seconds. Example, during a rotation:
+//!
+//! ```json
+//! {
+//!   "now": 1795846000,
+//!   "current": {"kid": "demo-2026-11", "alg": "HS256", "since": 1795845900, "verified": 1520},
+//!   "previous": {
+//!     "kid": "demo-2026-10", "alg": "HS256", "since": 1795845900, "verified": 87,
+//!     "last_used": 1795845990, "live_tokens": 12, "live_tokens_overflowed": false,
+//!     "latest_exp": 1795849500,
+//!     "eligibility": {
+//!       "eligible": false,
+//!       "blockers": [
+//!         {"blocker": "min_age", "clears_at": 1795849500, "detail": "previous for 100s of the 3600s min_age"},
+//!         {"blocker": "quiet", "clears_at": 1795846590, "detail": "last used 10s ago; quiet needs 600s"},
+//!         {"blocker": "live_tokens", "clears_at": 1795849561, "detail": "12 previous-key token(s) not expired yet"}
+//!       ]
+//!     }
+//!   },
+//!   "retired": ["demo-2026-09"],
+//!   "policy": {"min_age_seconds": 3600, "quiet_seconds": 600, "auto": true, "check_interval_seconds": 10}
+//! }
+//! ```
+//!
+//! `previous` is `null` when there is no previous key; `last_used` and
+//! `latest_exp` are `null` until a token matched it.
+
+use serde::Serialize;
+
+use crate::retire::{Eligibility, RetirePolicy};
+
+/// The whole ring at one instant.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyRingStatus {
+    /// The clock's time when the status was taken.
+    pub now: u64,
+    /// The current key.
+    pub current: KeyStatus,
+    /// The previous key, if any, with its usage and eligibility.
+    pub previous: Option<PreviousStatus>,
+    /// Retired kids, oldest first (the last 32 are remembered).
+    pub retired: Vec<String>,
+    /// The retirement policy in force.
+    pub policy: PolicyStatus,
+}
+
+/// One key in its slot.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyStatus {
+    /// Its `kid`.
+    pub kid: String,
+    /// Its pinned algorithm.
+    pub alg: &'static str,
+    /// Unix second it took this slot.
+    pub since: u64,
+    /// Tokens it verified in this slot.
+    pub verified: u64,
+}
+
+/// The previous key, with what retirement decides on.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviousStatus {
+    /// Kid, algorithm, age and count.
+    #[serde(flatten)]
+    pub key: KeyStatus,
+    /// Unix second of its last match.
+    pub last_used: Option<u64>,
+    /// Distinct tokens signed by it that are still live.
+    pub live_tokens: u64,
+    /// Whether the tracker was ever full (then `live_tokens` is a lower bound).
+    pub live_tokens_overflowed: bool,
+    /// Latest `exp` among its tokens seen.
+    pub latest_exp: Option<u64>,
+    /// Whether it may be retired now, and the blockers.
+    pub eligibility: Eligibility,
+}
+
+/// The retirement policy, in seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyStatus {
+    /// See [`RetirePolicy::min_age`].
+    pub min_age_seconds: u64,
+    /// See [`RetirePolicy::quiet`].
+    pub quiet_seconds: u64,
+    /// See [`RetirePolicy::auto`].
+    pub auto: bool,
+    /// See [`RetirePolicy::check_interval`].
+    pub check_interval_seconds: u64,
+}
+
+impl From<&RetirePolicy> for PolicyStatus {
+    fn from(policy: &RetirePolicy) -> Self {
+        Self {
+            min_age_seconds: policy.min_age().as_secs(),
+            quiet_seconds: policy.quiet().as_secs(),
+            auto: policy.auto(),
+            check_interval_seconds: policy.check_interval().as_secs(),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Live previous-key tokens: which distinct tokens signed by the previous key
+//! have been seen and could still be presented.
+//!
+//! "Drop the previous key when its usage reaches zero" needs more than a
+//! quiet period: a client may hold a valid token and simply not have called
+//! for a while. So the tracker remembers each distinct previous-key token
+//! (by a hash of its signature part) until it stops being acceptable:
+//!
+//! - a token with `exp` is live until `exp + leeway`;
+//! - a token without `exp` is live until `quiet` has passed since its last use.
+//!
+//! It is bounded ([`DEFAULT_TRACKER_CAPACITY`] entries, about 24 bytes each).
+//! When full, further tokens are not stored one by one; the tracker keeps
+//! only the latest time any of them is live until (the overflow watermark),
+//! so the answer to "is any previous-key token still live?" stays right. The
+//! count is then a lower bound, reported as such in the admin status, and
+//! counts the untracked tokens as one until the watermark passes.
+//!
+//! Only requests verified by the previous key reach the tracker: current-key
+//! requests never touch it.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+
+/// Default number of distinct previous-key tokens tracked individually.
+pub const DEFAULT_TRACKER_CAPACITY: usize = 100_000;
+
+/// The distinct previous-key tokens seen and when each stops being live.
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    /// Signature hash -> unix second until which the token is live.
+    live_until: HashMap<u64, u64>,
+    /// Randomly keyed per tracker, so clients cannot aim for collisions.
+    hasher: RandomState,
+    capacity: usize,
+    /// Latest `live_until` among tokens that did not fit; 0 when none.
+    overflow_until: u64,
+    overflowed: bool,
+}
+
+/// A summary of the tracker at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct LiveTokens {
+    /// Live tokens, counting untracked overflow tokens as one while any may be live.
+    pub(crate) count: u64,
+    /// The last second at which some seen token is still live; `None` when none is.
+    pub(crate) live_until: Option<u64>,
+    /// Whether tokens ever went untracked because the tracker was full.
+    pub(crate) overflowed: bool,
+}
+
+impl Tracker {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            live_until: HashMap::new(),
+            hasher: RandomState::new(),
+            capacity,
+            overflow_until: 0,
+            overflowed: false,
+        }
+    }
+
+    /// Records a use of the token with this signature, live until
+    /// `live_until`. Returns whether it is a token not tracked before.
+    pub(crate) fn record(&mut self, signature: &[u8], live_until: u64) -> bool {
+        let hash = self.hasher.hash_one(signature);
+        if let Some(known) = self.live_until.get_mut(&hash) {
+            *known = (*known).max(live_until);
+            return false;
+        }
+        if self.live_until.len() < self.capacity {
+            self.live_until.insert(hash, live_until);
+            true
+        } else {
+            self.overflowed = true;
+            self.overflow_until = self.overflow_until.max(live_until);
+            false
+        }
+    }
+
+    /// Forgets tokens no longer live at `now`, making room for new ones.
+    pub(crate) fn sweep(&mut self, now: u64) {
+        self.live_until.retain(|_, until| *until >= now);
+    }
+
+    pub(crate) fn live(&self, now: u64) -> LiveTokens {
+        let mut count = 0;
+        let mut latest = None::<u64>;
+        for &until in self.live_until.values() {
+            if until >= now {
+                count += 1;
+                latest = Some(latest.map_or(until, |l| l.max(until)));
+            }
+        }
+        if self.overflow_until >= now && self.overflow_until > 0 {
+            count += 1;
+            latest = Some(latest.map_or(self.overflow_until, |l| l.max(self.overflow_until)));
+        }
+        LiveTokens {
+            count,
+            live_until: latest,
+            overflowed: self.overflowed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_distinct_tokens_until_they_stop_being_live() {
+        let mut tracker = Tracker::new(10);
+        tracker.record(b"sig-a", 100);
+        tracker.record(b"sig-a", 100);
+        tracker.record(b"sig-b", 200);
+        assert_eq!(
+            tracker.live(50),
+            LiveTokens {
+                count: 2,
+                live_until: Some(200),
+                overflowed: false
+            }
+        );
+        assert_eq!(tracker.live(100).count, 2, "live through its last second");
+        assert_eq!(tracker.live(101).count, 1);
+        assert_eq!(tracker.live(201), LiveTokens::default());
+    }
+
+    #[test]
+    fn a_later_use_extends_a_token_without_exp() {
+        let mut tracker = Tracker::new(10);
+        tracker.record(b"no-exp", 160);
+        tracker.record(b"no-exp", 700);
+        assert_eq!(tracker.live(500).count, 1);
+        assert_eq!(tracker.live(500).live_until, Some(700));
+    }
+
+    #[test]
+    fn at_capacity_it_keeps_the_latest_expiry_of_untracked_tokens() {
+        let mut tracker = Tracker::new(2);
+        tracker.record(b"a", 100);
+        tracker.record(b"b", 110);
+        tracker.record(b"c", 500);
+        tracker.record(b"d", 300);
+        let live = tracker.live(50);
+        assert!(live.overflowed);
+        assert_eq!(
+            live.count, 3,
+            "two tracked, the untracked ones count as one"
+        );
+        assert_eq!(live.live_until, Some(500));
+        // Long after the tracked ones expired, untracked ones still block.
+        assert_eq!(tracker.live(400).count, 1);
+        assert_eq!(tracker.live(400).live_until, Some(500));
+        assert_eq!(tracker.live(501).count, 0);
+        assert!(tracker.live(501).overflowed, "the overflow stays reported");
+    }
+
+    #[test]
+    fn sweeping_makes_room_again() {
+        let mut tracker = Tracker::new(1);
+        tracker.record(b"a", 100);
+        tracker.sweep(101);
+        tracker.record(b"b", 300);
+        assert_eq!(
+            tracker.live(200),
+            LiveTokens {
+                count: 1,
+                live_until: Some(300),
+                overflowed: false
+            }
+        );
+    }
+}
