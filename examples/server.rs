@@ -12,8 +12,12 @@
 //!
 //! Admin listener (`--admin-listen`, default 127.0.0.1:9100):
 //! - `GET /metrics`: Prometheus text format, unauthenticated;
-//! - `GET /admin/keys`, `POST /admin/keys/previous/retire[?force=true][&kid=K]`:
-//!   the admin API, with `Authorization: Bearer <admin token>`.
+//! - `GET /admin/keys`, `POST /admin/keys/previous/retire[?force=true][&kid=K]`,
+//!   `POST /admin/keys/reload`: the admin API, with `Authorization: Bearer <admin token>`.
+//!
+//! Hot reload: the key file is watched (its directory, so Kubernetes Secret
+//! volume swaps are seen) and polled every `--poll`; bad content is refused
+//! and the last good keys stay active.
 //!
 //! Retirement: the previous key is retired automatically once it has been
 //! previous for `--min-age`, unused for `--quiet`, and every token it signed
@@ -37,6 +41,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
 use jwt_rollover::admin::{AdminAuth, admin_router};
+use jwt_rollover::watch::WatchOptions;
 use jwt_rollover::{Algorithm, JwtLayer, KeyRing, KeySet, Metrics, RetirePolicy, Verified};
 use prometheus::{Encoder, Registry, TextEncoder};
 use serde_json::{Value, json};
@@ -64,7 +69,7 @@ struct Args {
     /// Retirement policy: how long no token may have matched the previous key.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
     quiet: Duration,
-    /// Poll interval of the key file, the fallback to file events (accepted; hot reload is not built yet).
+    /// Poll interval of the key file, the fallback to file events.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     poll: Duration,
     /// Clock skew allowed on `exp` and `nbf`.
@@ -94,8 +99,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_quiet(args.quiet);
     let ring = KeyRing::builder(keys, Metrics::new(&registry)?)
         .with_policy(policy)
+        .with_source(&args.keys)
         .build();
     let _auto_retire = ring.spawn_auto_retire();
+    let _watcher = ring.watch(WatchOptions::default().with_poll_interval(args.poll))?;
 
     let mut layer = JwtLayer::<Value>::new(ring.clone()).with_leeway(args.leeway);
     if let Some(issuer) = &args.issuer {
@@ -175,7 +182,9 @@ fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_
         None => println!("         previous (none)"),
     }
     println!("  app:   {app}  (GET /healthz, GET /whoami)");
-    println!("  admin: {admin}  (GET /metrics, GET /admin/keys, POST /admin/keys/previous/retire)");
+    println!(
+        "  admin: {admin}  (GET /metrics, GET /admin/keys, POST /admin/keys/previous/retire, POST /admin/keys/reload)"
+    );
     if admin_token_was_generated {
         println!("  admin token (random; set JWT_ROLLOVER_ADMIN_TOKEN to choose): {admin_token}");
     }
@@ -185,7 +194,7 @@ fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_
         humantime::format_duration(args.quiet),
     );
     println!(
-        "  not active yet: --poll {} (hot reload of the key file)",
+        "  hot reload: the key file is watched, and polled every --poll {}",
         humantime::format_duration(args.poll),
     );
     println!();

@@ -7,6 +7,7 @@
 //! | `POST /keys/previous/retire` | `200` + status when retired; `409` + blockers when not eligible; `404` when there is no previous key |
 //! | `POST /keys/previous/retire?force=true` | retires even when not eligible |
 //! | `POST /keys/previous/retire?kid=K` | `409` unless `K` is the previous key now, so a retire meant for one key never drops another |
+//! | `POST /keys/reload` | re-reads the key file: `200` + status; `422` + error when the content is bad (keys unchanged); `404` when the ring has no key file |
 //!
 //! Nest it under a prefix of your choice; the example server uses `/admin`,
 //! giving `GET /admin/keys`.
@@ -25,6 +26,8 @@
 //! {"error": "no_previous_key", "message": "there is no previous key"}
 //! {"error": "unauthorized", "message": "admin routes need Authorization: Bearer <admin token>"}
 //! {"error": "bad_query", "message": "query parameters: force=true|false, kid=<kid>"}
+//! {"error": "bad_key_content", "message": "key file refused, last good keys kept: key #1 (kid \"a\"): HMAC secret is 8 bytes; ..."}
+//! {"error": "no_source", "message": "the key ring has no key file to reload"}
 //! ```
 //!
 //! A malformed query (`?force=maybe`) is a `400`; never a `500`.
@@ -62,6 +65,7 @@ use subtle::ConstantTimeEq;
 use crate::crypto;
 use crate::metrics::RetireTrigger;
 use crate::ring::{KeyRing, RetireError};
+use crate::source::ReloadError;
 
 /// Shortest admin token accepted: it guards key retirement.
 pub const MIN_ADMIN_TOKEN_BYTES: usize = 16;
@@ -151,6 +155,7 @@ pub fn admin_router(ring: KeyRing, auth: AdminAuth) -> Router {
     Router::new()
         .route("/keys", get(keys))
         .route("/keys/previous/retire", post(retire))
+        .route("/keys/reload", post(reload))
         .with_state(AdminState { ring, auth })
 }
 
@@ -227,6 +232,28 @@ async fn retire(
             });
             (StatusCode::CONFLICT, Json(body)).into_response()
         }
+    }
+}
+
+async fn reload(_: Authorized, State(state): State<AdminState>) -> Response {
+    let ring = state.ring.clone();
+    // File I/O off the async workers.
+    let result = tokio::task::spawn_blocking(move || ring.reload()).await;
+    match result {
+        Ok(Ok(_)) => Json(state.ring.status()).into_response(),
+        Ok(Err(err @ ReloadError::NoSource)) => {
+            refusal(StatusCode::NOT_FOUND, "no_source", &err.to_string())
+        }
+        Ok(Err(err)) => refusal(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_key_content",
+            &err.to_string(),
+        ),
+        Err(_) => refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reload_interrupted",
+            "the reload did not finish; try again",
+        ),
     }
 }
 

@@ -173,6 +173,7 @@ pub struct Key {
     alg: Algorithm,
     alg_name: &'static str,
     decoding: DecodingKey,
+    thumbprint: Arc<str>,
 }
 
 impl Key {
@@ -196,15 +197,13 @@ impl Key {
             return Err(fail(format!("{alg:?} is not an HMAC algorithm")));
         }
         check_hmac_secret(secret).map_err(fail)?;
-        let material = KeyMaterial::Oct { k: secret.to_vec() };
-        let kid = match kid {
-            Some(kid) => check_kid(kid).map_err(fail)?,
-            None => material.thumbprint().map_err(fail)?,
-        };
-        Ok(Self::new(kid, alg, material))
+        let kid = kid.map(check_kid).transpose().map_err(fail)?;
+        Self::new(kid, alg, KeyMaterial::Oct { k: secret.to_vec() }).map_err(fail)
     }
 
-    fn new(kid: String, alg: Algorithm, material: KeyMaterial) -> Self {
+    /// Builds the key; without a `kid`, the thumbprint is the kid.
+    fn new(kid: Option<String>, alg: Algorithm, material: KeyMaterial) -> Result<Self, String> {
+        let thumbprint = material.thumbprint()?;
         let decoding = match &material {
             KeyMaterial::Oct { k } => DecodingKey::from_secret(k),
             KeyMaterial::Rsa { n, e } => DecodingKey::from_rsa_raw_components(n, e),
@@ -217,12 +216,25 @@ impl Key {
             }
             KeyMaterial::Okp { x } => DecodingKey::from_ed_der(x),
         };
-        Self {
-            kid: kid.into(),
+        Ok(Self {
+            kid: kid.unwrap_or_else(|| thumbprint.clone()).into(),
             alg,
             alg_name: algorithm_name(alg),
             decoding,
-        }
+            thumbprint: thumbprint.into(),
+        })
+    }
+
+    /// Whether `other` is the same key: same kid, algorithm and material.
+    /// A reload that lists a kid with new material replaces the key.
+    pub fn same_key_as(&self, other: &Key) -> bool {
+        self.kid == other.kid && self.alg == other.alg && self.thumbprint == other.thumbprint
+    }
+
+    /// The key's RFC 7638 thumbprint (SHA-256, base64url): identifies its
+    /// material without revealing it.
+    pub fn thumbprint(&self) -> &str {
+        &self.thumbprint
     }
 
     /// The key id tokens name in their header.
@@ -302,6 +314,14 @@ impl KeySet {
             });
         }
         Ok(Self { current, previous })
+    }
+
+    /// A set of one key, current.
+    pub fn single(current: Key) -> Self {
+        Self {
+            current,
+            previous: None,
+        }
     }
 
     /// Reads a key file, JWKS or raw secret (see [`KeySet::parse`]).
@@ -410,8 +430,14 @@ impl KeySet {
                 problem,
             })?;
         kid.truncate(RAW_SECRET_KID_CHARS);
+        let current = Key::new(Some(kid), Algorithm::HS256, material).map_err(|problem| {
+            KeyError::InvalidKey {
+                key: label(),
+                problem,
+            }
+        })?;
         Ok(Self {
-            current: Key::new(kid, Algorithm::HS256, material),
+            current,
             previous: None,
         })
     }
@@ -671,11 +697,8 @@ fn parse_jwk(entry: &Value) -> Result<Key, String> {
             ));
         }
     };
-    let kid = match member(jwk, "kid")? {
-        Some(kid) => check_kid(kid)?,
-        None => material.thumbprint()?,
-    };
-    Ok(Key::new(kid, alg, material))
+    let kid = member(jwk, "kid")?.map(check_kid).transpose()?;
+    Key::new(kid, alg, material)
 }
 
 /// Bit length of a big-endian unsigned integer, ignoring leading zeros.

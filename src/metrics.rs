@@ -8,6 +8,7 @@
 //! | `jwt_previous_key_last_used_timestamp_seconds` | gauge | |
 //! | `jwt_previous_key_tokens_expire_timestamp_seconds` | gauge | |
 //! | `jwt_previous_key_live_tokens` | gauge | |
+//! | `jwt_key_reloads_total` | counter | `result` |
 //! | `jwt_key_rotations_total` | counter | |
 //! | `jwt_key_retirements_total` | counter | `trigger` |
 //!
@@ -82,6 +83,7 @@ struct Inner {
     previous_live_tokens: IntGauge,
     rotations: IntCounter,
     retirements: IntCounterVec,
+    reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -141,6 +143,16 @@ impl Metrics {
             ),
             &["trigger"],
         )?;
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                name("key_reloads_total"),
+                "Key file reload attempts, by result.",
+            ),
+            &["result"],
+        )?;
+        for result in ["success", "error", "unchanged"] {
+            reloads.with_label_values(&[result]);
+        }
         for trigger in [
             RetireTrigger::Auto,
             RetireTrigger::Admin,
@@ -158,6 +170,7 @@ impl Metrics {
         registry.register(Box::new(previous_live_tokens.clone()))?;
         registry.register(Box::new(rotations.clone()))?;
         registry.register(Box::new(retirements.clone()))?;
+        registry.register(Box::new(reloads.clone()))?;
 
         Ok(Self {
             inner: Arc::new(Inner {
@@ -169,6 +182,7 @@ impl Metrics {
                 previous_live_tokens,
                 rotations,
                 retirements,
+                reloads,
             }),
         })
     }
@@ -226,6 +240,10 @@ impl Metrics {
 
     pub(crate) fn previous_live_token_added(&self) {
         self.inner.previous_live_tokens.inc();
+    }
+
+    pub(crate) fn reloaded(&self, result: &str) {
+        self.inner.reloads.with_label_values(&[result]).inc();
     }
 
     pub(crate) fn rotated(&self) {

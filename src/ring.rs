@@ -21,8 +21,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::VecDeque;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -35,8 +35,10 @@ use crate::crypto;
 use crate::keys::{Key, KeySet};
 use crate::metrics::{Metrics, RetireTrigger};
 use crate::retire::{self, Eligibility, PreviousFacts, RetirePolicy};
+use crate::source::SourceState;
 use crate::status::{KeyRingStatus, KeyStatus, PolicyStatus, PreviousStatus};
 use crate::tracker::{LiveTokens, Tracker};
+use crate::transition::{self, Plan, RingKeys};
 
 /// How many retired kids the ring remembers, so that late tokens signed
 /// with them get `retired_key` instead of `unknown_kid`. Bounded so that
@@ -153,7 +155,11 @@ impl PreviousUsage {
 pub(crate) struct Snapshot {
     pub(crate) current: SlottedKey,
     pub(crate) previous: Option<SlottedKey>,
-    retired: VecDeque<Arc<str>>,
+    /// Retired kids, oldest first, at most [`RETIRED_KIDS_KEPT`].
+    retired: Vec<Arc<str>>,
+    /// The key file's last good keys, when the ring has a file source: the
+    /// transition rules depend on what the file listed before.
+    file_keys: Option<KeySet>,
 }
 
 /// What a token's `kid` points at.
@@ -179,6 +185,14 @@ impl Snapshot {
         KidLookup::Unknown
     }
 
+    fn ring_keys(&self) -> RingKeys<'_> {
+        RingKeys {
+            current: &self.current.key,
+            previous: self.previous.as_ref().map(|p| &p.key),
+            retired: &self.retired,
+        }
+    }
+
     /// Current first, then previous: the order kid-less tokens try them.
     pub(crate) fn keys(&self) -> impl Iterator<Item = &SlottedKey> {
         std::iter::once(&self.current).chain(self.previous.as_ref())
@@ -199,6 +213,8 @@ struct Shared {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     policy: RetirePolicy,
+    /// The key file and its reload history, when the ring has one.
+    source: Option<Mutex<SourceState>>,
 }
 
 /// Builds a [`KeyRing`] with a clock or a retirement policy other than the
@@ -221,6 +237,7 @@ pub struct KeyRingBuilder {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     policy: RetirePolicy,
+    source: Option<PathBuf>,
 }
 
 impl KeyRingBuilder {
@@ -236,17 +253,27 @@ impl KeyRingBuilder {
         self
     }
 
+    /// The keys came from this file: [`KeyRing::reload`] and
+    /// [`KeyRing::watch`] re-read it and apply the changes by the
+    /// [transition rules](crate::source).
+    pub fn with_source(mut self, path: impl Into<PathBuf>) -> Self {
+        self.source = Some(path.into());
+        self
+    }
+
     /// The ring.
     pub fn build(self) -> KeyRing {
         crypto::ensure_provider();
         let now = self.clock.now_unix();
         let capacity = self.policy.tracker_capacity();
+        let file_keys = self.source.is_some().then(|| self.keys.clone());
         let (current, previous) = self.keys.into_parts();
         let snapshot = Snapshot {
             current: slotted(&self.metrics, current, Slot::Current, now, capacity),
             previous: previous
                 .map(|key| slotted(&self.metrics, key, Slot::Previous, now, capacity)),
-            retired: VecDeque::new(),
+            retired: Vec::new(),
+            file_keys,
         };
         publish_metrics(&self.metrics, None, &snapshot, now);
         KeyRing {
@@ -256,6 +283,7 @@ impl KeyRingBuilder {
                 metrics: self.metrics,
                 clock: self.clock,
                 policy: self.policy,
+                source: self.source.map(|path| Mutex::new(SourceState::new(path))),
             }),
         }
     }
@@ -281,6 +309,7 @@ impl KeyRing {
             metrics,
             clock: Arc::new(SystemClock),
             policy: RetirePolicy::default(),
+            source: None,
         }
     }
 
@@ -311,43 +340,75 @@ impl KeyRing {
     ///
     /// [`RingError::AlreadyCurrent`] when `key` has the current key's kid.
     pub fn rotate(&self, key: Key) -> Result<(), RingError> {
-        let now = self.now();
-        let capacity = self.shared.policy.tracker_capacity();
         self.update(|old, metrics| {
             if old.current.key.kid() == key.kid() {
                 return Err(RingError::AlreadyCurrent(key.kid().to_owned()));
             }
-            let mut retired = old.retired.clone();
-            retired.retain(|kid| **kid != *key.kid());
-            if let Some(pushed_out) = &old.previous
-                && pushed_out.key.kid() != key.kid()
-            {
-                remember_retired(&mut retired, pushed_out.key.kid_arc().clone());
-                metrics.retired(RetireTrigger::Source);
-                tracing::info!(
-                    kid = pushed_out.key.kid(),
-                    trigger = "source",
-                    "retired previous key: a rotation pushed it out"
-                );
-            }
+            // A rotation is the "one new key" row of the file transitions,
+            // as if the file had listed only the current key before.
+            let ring = old.ring_keys();
+            let plan = transition::transition(
+                ring,
+                &KeySet::single(ring.current.clone()),
+                &KeySet::single(key),
+            );
+            Ok(self.apply(old, metrics, plan, old.file_keys.clone()))
+        })
+    }
+
+    /// Builds the snapshot a transition plan describes: keys that stay in
+    /// their slot keep their counters, age and usage; the rest start fresh.
+    fn apply(
+        &self,
+        old: &Snapshot,
+        metrics: &Metrics,
+        plan: Plan,
+        file_keys: Option<KeySet>,
+    ) -> Snapshot {
+        let now = self.now();
+        let capacity = self.shared.policy.tracker_capacity();
+        let place = |key: Key, slot: Slot| {
+            old.keys()
+                .find(|k| k.slot == slot && k.key.same_key_as(&key))
+                .map_or_else(|| slotted(metrics, key, slot, now, capacity), reuse)
+        };
+        let mut retired = old.retired.clone();
+        if let Some(revived) = &plan.revived {
+            retired.retain(|kid| kid != revived);
+            tracing::info!(
+                kid = &**revived,
+                "a retired kid is current again: its retirement is cleared"
+            );
+        }
+        if let Some(refused) = &plan.refused_previous {
+            tracing::warn!(
+                kid = &**refused,
+                "the key source lists a retired kid as previous; it stays retired"
+            );
+        }
+        for dropped in &plan.dropped {
+            remember_retired(&mut retired, dropped.kid_arc().clone());
+            metrics.retired(RetireTrigger::Source);
+            tracing::info!(
+                kid = dropped.kid(),
+                trigger = "source",
+                "retired key: it left the key source"
+            );
+        }
+        if plan.rotated {
             metrics.rotated();
             tracing::info!(
-                kid = key.kid(),
+                kid = plan.current.kid(),
                 previous = old.current.key.kid(),
                 "rotated: new current key"
             );
-            Ok(Snapshot {
-                current: slotted(metrics, key, Slot::Current, now, capacity),
-                previous: Some(slotted(
-                    metrics,
-                    old.current.key.clone(),
-                    Slot::Previous,
-                    now,
-                    capacity,
-                )),
-                retired,
-            })
-        })
+        }
+        Snapshot {
+            current: place(plan.current, Slot::Current),
+            previous: plan.previous.map(|key| place(key, Slot::Previous)),
+            retired,
+            file_keys,
+        }
     }
 
     /// Drops the previous key, whatever its usage, and returns its kid
@@ -404,6 +465,7 @@ impl KeyRing {
                 current: reuse(&old.current),
                 previous: None,
                 retired,
+                file_keys: old.file_keys.clone(),
             })
         })?;
         Ok(retired_kid)
@@ -485,6 +547,7 @@ impl KeyRing {
             previous,
             retired: snapshot.retired.iter().map(|kid| kid.to_string()).collect(),
             policy: PolicyStatus::from(policy),
+            source: self.source_status(),
         }
     }
 
@@ -528,6 +591,33 @@ impl KeyRing {
         if usage.tracker().record(signature.as_bytes(), live_until) {
             self.shared.metrics.previous_live_token_added();
         }
+    }
+
+    pub(crate) fn source(&self) -> Option<&Mutex<SourceState>> {
+        self.shared.source.as_ref()
+    }
+
+    /// Runs `decide` on the ring's keys and the key file's last good keys
+    /// (the ring's own keys if it never had a file); publishes the plan it
+    /// returns, with the new file keys, or nothing when it returns `None`.
+    pub(crate) fn update_from_file(
+        &self,
+        decide: impl FnOnce(RingKeys<'_>, &KeySet) -> Option<(Plan, KeySet)>,
+    ) {
+        let _ = self.update(|old, metrics| {
+            let ring_keys = old.ring_keys();
+            let own_keys;
+            let file_keys = match &old.file_keys {
+                Some(file_keys) => file_keys,
+                None => {
+                    own_keys = KeySet::new(ring_keys.current.clone(), ring_keys.previous.cloned())
+                        .unwrap_or_else(|_| KeySet::single(ring_keys.current.clone()));
+                    &own_keys
+                }
+            };
+            let (plan, new_file_keys) = decide(ring_keys, file_keys).ok_or(())?;
+            Ok::<_, ()>(self.apply(old, metrics, plan, Some(new_file_keys)))
+        });
     }
 
     /// Builds the next snapshot from the current one and publishes it whole.
@@ -614,12 +704,12 @@ fn previous_facts(previous: &SlottedKey, now: u64) -> PreviousFacts {
     }
 }
 
-fn remember_retired(retired: &mut VecDeque<Arc<str>>, kid: Arc<str>) {
+fn remember_retired(retired: &mut Vec<Arc<str>>, kid: Arc<str>) {
     retired.retain(|known| *known != kid);
     if retired.len() == RETIRED_KIDS_KEPT {
-        retired.pop_front();
+        retired.remove(0);
     }
-    retired.push_back(kid);
+    retired.push(kid);
 }
 
 /// Brings the key gauges in line with `new` and drops the verification

@@ -20,16 +20,22 @@
 //!     }
 //!   },
 //!   "retired": ["demo-2026-09"],
-//!   "policy": {"min_age_seconds": 3600, "quiet_seconds": 600, "auto": true, "check_interval_seconds": 10}
+//!   "policy": {"min_age_seconds": 3600, "quiet_seconds": 600, "auto": true, "check_interval_seconds": 10},
+//!   "source": {
+//!     "path": "/etc/jwt/jwks.json", "last_reload": 1795845990, "last_success": 1795845900,
+//!     "last_result": "unchanged", "last_error": null, "content_hash": "3f1a9c0d22b7e415"
+//!   }
 //! }
 //! ```
 //!
 //! `previous` is `null` when there is no previous key; `last_used` and
-//! `latest_exp` are `null` until a token matched it.
+//! `latest_exp` are `null` until a token matched it; `source` is `null`
+//! when the ring was not built from a key file.
 
 use serde::Serialize;
 
 use crate::retire::{Eligibility, RetirePolicy};
+use crate::source::SourceStatus;
 
 /// The whole ring at one instant.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +50,8 @@ pub struct KeyRingStatus {
     pub retired: Vec<String>,
     /// The retirement policy in force.
     pub policy: PolicyStatus,
+    /// The key file, when the ring has one.
+    pub source: Option<SourceStatus>,
 }
 
 /// One key in its slot.

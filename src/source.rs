@@ -1,0 +1,250 @@
+//! The key file behind a ring: reloading it, refusing bad content whole,
+//! and what the admin status shows about it.
+//!
+//! [`KeyRing::reload`] reads the file through its path (which, on a
+//! Kubernetes Secret volume, resolves the `..data` symlink to the newest
+//! version), and then:
+//!
+//! - **unchanged** content (same SHA-256 as the last attempt, or the same
+//!   keys) changes nothing: `jwt_key_reloads_total{result="unchanged"}`;
+//! - **bad** content (unreadable or missing, empty, not parseable, a weak
+//!   key, more than two keys...) is refused whole and the last good ring
+//!   stays: `jwt_key_reloads_total{result="error"}`, one log line per
+//!   distinct failure (never the key material), and the error in the status;
+//! - **new** keys are applied by the [transition rules](crate::transition)
+//!   and published as one snapshot: `jwt_key_reloads_total{result="success"}`.
+//!
+//! The status reports the path, the last attempt and success, the last
+//! error and a short content hash (the first 16 hex digits of SHA-256).
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::crypto;
+use crate::keys::{KeyError, KeySet, MAX_KEY_FILE_BYTES};
+use crate::ring::KeyRing;
+use crate::transition;
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReloadOutcome {
+    /// The file holds the keys the ring already has.
+    Unchanged,
+    /// New keys were applied.
+    Applied {
+        /// Whether the current key changed.
+        rotated: bool,
+        /// Kids that left the ring (retired, trigger `source`).
+        retired: Vec<String>,
+    },
+}
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The ring was built without [`KeyRingBuilder::with_source`](crate::KeyRingBuilder::with_source).
+    #[error("the key ring has no key file to reload")]
+    NoSource,
+    /// The file's content was refused; the last good keys stay active.
+    #[error("key file refused, last good keys kept: {0}")]
+    Invalid(#[from] KeyError),
+}
+
+/// The result label of `jwt_key_reloads_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReloadResult {
+    /// New keys applied.
+    Success,
+    /// Content refused.
+    Error,
+    /// Nothing new.
+    Unchanged,
+}
+
+impl ReloadResult {
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// The key file's reload history, as the admin status shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceStatus {
+    /// The file's path.
+    pub path: String,
+    /// Unix second of the last reload attempt.
+    pub last_reload: Option<u64>,
+    /// Unix second of the last reload that applied new keys.
+    pub last_success: Option<u64>,
+    /// The last attempt's result.
+    pub last_result: Option<ReloadResult>,
+    /// Why the current content is refused, while it is.
+    pub last_error: Option<String>,
+    /// First 16 hex digits of the SHA-256 of the content last read.
+    pub content_hash: Option<String>,
+}
+
+/// The mutable side of a ring's key file. Its mutex also serializes
+/// reloads, so a watcher and an admin call never interleave.
+#[derive(Debug)]
+pub(crate) struct SourceState {
+    path: PathBuf,
+    last_reload: Option<u64>,
+    last_success: Option<u64>,
+    last_result: Option<ReloadResult>,
+    last_error: Option<String>,
+    content_hash: Option<String>,
+}
+
+impl SourceState {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            last_reload: None,
+            last_success: None,
+            last_result: None,
+            last_error: None,
+            content_hash: None,
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn status(&self) -> SourceStatus {
+        SourceStatus {
+            path: self.path.display().to_string(),
+            last_reload: self.last_reload,
+            last_success: self.last_success,
+            last_result: self.last_result,
+            last_error: self.last_error.clone(),
+            content_hash: self.content_hash.clone(),
+        }
+    }
+}
+
+/// Reads at most one byte more than a key file may have, so that a huge
+/// file is refused without reading it all.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_KEY_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    Ok(bytes)
+}
+
+fn content_hash(bytes: &[u8]) -> Option<String> {
+    let digest = crypto::sha256(bytes).ok()?;
+    Some(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+fn same_keys(a: &KeySet, b: &KeySet) -> bool {
+    a.current().same_key_as(b.current())
+        && match (a.previous(), b.previous()) {
+            (Some(a), Some(b)) => a.same_key_as(b),
+            (None, None) => true,
+            _ => false,
+        }
+}
+
+impl KeyRing {
+    /// Re-reads the key file and applies what changed. See the
+    /// [module docs](crate::source).
+    ///
+    /// # Errors
+    ///
+    /// [`ReloadError::NoSource`] without a key file;
+    /// [`ReloadError::Invalid`] when the content is refused (the ring is unchanged).
+    pub fn reload(&self) -> Result<ReloadOutcome, ReloadError> {
+        let source = self.source().ok_or(ReloadError::NoSource)?;
+        let mut state = source
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = self.now();
+        state.last_reload = Some(now);
+        let metrics = self.metrics();
+
+        let outcome = read_bounded(&state.path).and_then(|bytes| {
+            let hash = content_hash(&bytes);
+            let same_content = hash.is_some() && hash == state.content_hash;
+            state.content_hash = hash;
+            if same_content && state.last_error.is_none() {
+                return Ok(None);
+            }
+            KeySet::parse(&bytes).map(Some)
+        });
+        let result = match outcome {
+            Ok(None) => Ok(ReloadOutcome::Unchanged),
+            Ok(Some(keys)) => Ok(self.apply_file_keys(keys)),
+            Err(err) => Err(err),
+        };
+        match &result {
+            Ok(outcome) => {
+                if state.last_error.take().is_some() {
+                    tracing::info!(path = %state.path.display(), "key file is valid again");
+                }
+                let label = match outcome {
+                    ReloadOutcome::Unchanged => ReloadResult::Unchanged,
+                    ReloadOutcome::Applied { .. } => {
+                        state.last_success = Some(now);
+                        ReloadResult::Success
+                    }
+                };
+                state.last_result = Some(label);
+                metrics.reloaded(label.as_str());
+            }
+            Err(err) => {
+                let message = err.to_string();
+                if state.last_error.as_deref() != Some(message.as_str()) {
+                    tracing::warn!(path = %state.path.display(), error = %message, "key file refused; the last good keys stay active");
+                }
+                state.last_error = Some(message);
+                state.last_result = Some(ReloadResult::Error);
+                metrics.reloaded(ReloadResult::Error.as_str());
+            }
+        }
+        result.map_err(ReloadError::Invalid)
+    }
+
+    /// Applies parsed file keys by the transition rules, in one snapshot.
+    fn apply_file_keys(&self, keys: KeySet) -> ReloadOutcome {
+        let mut outcome = ReloadOutcome::Unchanged;
+        self.update_from_file(|old, file_keys| {
+            if same_keys(file_keys, &keys) {
+                return None;
+            }
+            let plan = transition::transition(old, file_keys, &keys);
+            outcome = ReloadOutcome::Applied {
+                rotated: plan.rotated,
+                retired: plan.dropped.iter().map(|k| k.kid().to_owned()).collect(),
+            };
+            Some((plan, keys))
+        });
+        outcome
+    }
+
+    /// The key file's status, when the ring has one.
+    pub fn source_status(&self) -> Option<SourceStatus> {
+        let source = self.source()?;
+        let state = source
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Some(state.status())
+    }
+}
