@@ -65,7 +65,7 @@ pub mod ring;
 pub mod source;
 pub mod status;
 pub mod tracker;
-mod transition;
+pub mod transition;
 mod verified;
 mod verify;
 pub mod watch;
