@@ -67,6 +67,7 @@ pub mod status;
 pub mod tracker;
 pub mod transition;
 mod verified;
+mod verifier;
 mod verify;
 pub mod watch;
 
@@ -81,6 +82,7 @@ pub use ring::{AutoRetireTask, KeyRing, KeyRingBuilder, RetireError, RingError, 
 pub use source::{ReloadError, ReloadOutcome};
 pub use status::KeyRingStatus;
 pub use verified::{KeyMatch, Verified};
+pub use verifier::Verifier;
 pub use verify::{DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES};
 
 // The README's Rust examples compile as doctests.

@@ -10,6 +10,7 @@ use tower_layer::Layer;
 use super::service::JwtService;
 use super::token_source::TokenSource;
 use crate::ring::KeyRing;
+use crate::verifier::{Verifier, VerifierCore};
 use crate::verify::Rules;
 
 /// Verifies JWTs against a [`KeyRing`]'s current and previous keys: see the
@@ -24,8 +25,7 @@ pub struct JwtLayer<C = serde_json::Value> {
 
 #[derive(Debug, Clone)]
 pub(super) struct Config {
-    pub(super) ring: KeyRing,
-    pub(super) rules: Rules,
+    pub(super) core: VerifierCore,
     pub(super) source: TokenSource,
 }
 
@@ -36,8 +36,10 @@ impl<C> JwtLayer<C> {
     pub fn new(ring: KeyRing) -> Self {
         Self {
             config: Arc::new(Config {
-                ring,
-                rules: Rules::default(),
+                core: VerifierCore {
+                    ring,
+                    rules: Rules::default(),
+                },
                 source: TokenSource::default(),
             }),
             _claims: PhantomData,
@@ -45,7 +47,13 @@ impl<C> JwtLayer<C> {
     }
 
     fn rules(&mut self) -> &mut Rules {
-        &mut Arc::make_mut(&mut self.config).rules
+        &mut Arc::make_mut(&mut self.config).core.rules
+    }
+
+    /// A [`Verifier`] with this layer's ring and rules, to verify tokens
+    /// that do not arrive in HTTP requests.
+    pub fn verifier(&self) -> Verifier<C> {
+        Verifier::new(self.config.core.clone())
     }
 
     /// Clock skew allowed on `exp` and `nbf` (default 60 s; whole seconds,

@@ -11,9 +11,6 @@ use tower_service::Service;
 
 use super::future::ResponseFuture;
 use super::layer::Config;
-use crate::ring::Slot;
-use crate::verified::{KeyMatch, Verified};
-use crate::verify;
 
 /// The service built by [`JwtLayer`](super::JwtLayer): see the [module docs](crate::layer).
 pub struct JwtService<S, C> {
@@ -63,41 +60,22 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let config = &*self.config;
-        let ring = &config.ring;
-        let metrics = ring.metrics();
-        let verified = config
+        let verified = match config
             .source
-            .extract(request.headers(), config.rules.max_token_bytes)
-            .and_then(|token| {
-                // One snapshot for the whole verification, never held across an await.
-                let snapshot = ring.load();
-                let now = ring.now();
-                let accepted = verify::verify::<C>(token, &snapshot, &config.rules, now)?;
-                accepted.key.verified.inc();
-                if accepted.key.slot == Slot::Previous {
-                    ring.previous_used(
-                        accepted.key,
-                        now,
-                        accepted.exp,
-                        accepted.signature,
-                        config.rules.leeway,
-                    );
-                }
-                Ok(Verified {
-                    claims: accepted.claims,
-                    key: KeyMatch {
-                        kid: accepted.key.key.kid_arc().clone(),
-                        slot: accepted.key.slot,
-                    },
-                })
-            });
+            .extract(request.headers(), config.core.rules.max_token_bytes)
+        {
+            Ok(token) => config.core.verify::<C>(token),
+            Err(rejection) => {
+                config.core.ring.metrics().rejected(rejection.reason());
+                Err(rejection)
+            }
+        };
         match verified {
             Ok(verified) => {
                 request.extensions_mut().insert(verified);
                 ResponseFuture::inner(self.inner.call(request))
             }
             Err(rejection) => {
-                metrics.rejected(rejection.reason());
                 tracing::debug!(reason = %rejection.reason(), detail = rejection.detail(), "JWT rejected");
                 ResponseFuture::rejected(rejection.into_response())
             }
