@@ -52,11 +52,11 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::crypto;
+use crate::crypto::{self, Material, PreparedKey};
 
 /// Largest key file we read. Real JWKS files with two RSA-4096 keys are
 /// about 2 KiB; anything near this bound is not a key file.
@@ -172,7 +172,7 @@ pub struct Key {
     kid: Arc<str>,
     alg: Algorithm,
     alg_name: &'static str,
-    decoding: DecodingKey,
+    prepared: Arc<PreparedKey>,
     thumbprint: Arc<str>,
 }
 
@@ -204,23 +204,26 @@ impl Key {
     /// Builds the key; without a `kid`, the thumbprint is the kid.
     fn new(kid: Option<String>, alg: Algorithm, material: KeyMaterial) -> Result<Self, String> {
         let thumbprint = material.thumbprint()?;
-        let decoding = match &material {
-            KeyMaterial::Oct { k } => DecodingKey::from_secret(k),
-            KeyMaterial::Rsa { n, e } => DecodingKey::from_rsa_raw_components(n, e),
-            KeyMaterial::Ec { x, y, .. } => {
-                let mut point = Vec::with_capacity(1 + x.len() + y.len());
-                point.push(0x04);
-                point.extend_from_slice(x);
-                point.extend_from_slice(y);
-                DecodingKey::from_ec_der(&point)
-            }
-            KeyMaterial::Okp { x } => DecodingKey::from_ed_der(x),
-        };
+        let mut point = Vec::new();
+        let prepared = PreparedKey::new(
+            alg,
+            match &material {
+                KeyMaterial::Oct { k } => Material::Secret(k),
+                KeyMaterial::Rsa { n, e } => Material::Rsa { n, e },
+                KeyMaterial::Ec { x, y, .. } => {
+                    point.push(0x04);
+                    point.extend_from_slice(x);
+                    point.extend_from_slice(y);
+                    Material::EcPoint(&point)
+                }
+                KeyMaterial::Okp { x } => Material::Ed25519(x),
+            },
+        )?;
         Ok(Self {
             kid: kid.unwrap_or_else(|| thumbprint.clone()).into(),
             alg,
             alg_name: algorithm_name(alg),
-            decoding,
+            prepared: Arc::new(prepared),
             thumbprint: thumbprint.into(),
         })
     }
@@ -256,8 +259,8 @@ impl Key {
         self.alg_name
     }
 
-    pub(crate) fn decoding_key(&self) -> &DecodingKey {
-        &self.decoding
+    pub(crate) fn prepared(&self) -> &PreparedKey {
+        &self.prepared
     }
 }
 
@@ -492,7 +495,7 @@ fn check_kid(kid: &str) -> Result<String, String> {
 }
 
 /// Decoded public material of one JWK, kept only long enough to build the
-/// `DecodingKey` and the thumbprint.
+/// prepared key and the thumbprint.
 enum KeyMaterial {
     Oct {
         k: Vec<u8>,
@@ -629,8 +632,9 @@ fn parse_jwk(entry: &Value) -> Result<Key, String> {
                     return Err("RSA key needs \"alg\" (RS256..RS512 or PS256..PS512)".to_owned());
                 }
             };
-            let n = decode_member(jwk, "n", kty)?;
-            let e = decode_member(jwk, "e", kty)?;
+            // RFC 7518 says no leading zeros; some tools add one anyway.
+            let n = strip_leading_zeros(decode_member(jwk, "n", kty)?);
+            let e = strip_leading_zeros(decode_member(jwk, "e", kty)?);
             let bits = significant_bits(&n);
             if bits < MIN_RSA_BITS {
                 return Err(format!(
@@ -699,6 +703,12 @@ fn parse_jwk(entry: &Value) -> Result<Key, String> {
     };
     let kid = member(jwk, "kid")?.map(check_kid).transpose()?;
     Key::new(kid, alg, material)
+}
+
+fn strip_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
+    let zeros = bytes.iter().take_while(|&&b| b == 0).count();
+    bytes.drain(..zeros);
+    bytes
 }
 
 /// Bit length of a big-endian unsigned integer, ignoring leading zeros.

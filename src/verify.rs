@@ -164,9 +164,11 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
         .decode(payload_b64)
         .map_err(|_| reject(Reason::Malformed, "the payload is not base64url"))?;
     let mut signature = [0_u8; MAX_SIGNATURE_BYTES];
-    URL_SAFE_NO_PAD
+
+    let signature_len = URL_SAFE_NO_PAD
         .decode_slice(signature_b64, &mut signature)
         .map_err(|_| reject(Reason::Malformed, "the signature is not base64url"))?;
+    let signature = &signature[..signature_len];
 
     let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     let key = candidates
@@ -176,10 +178,8 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
             #[cfg(test)]
             tests::CRYPTO_CALLS.with(|calls| calls.set(calls.get() + 1));
             let key = &candidate.key;
-            // An error here means the key and algorithm do not fit, which
-            // loading rules out; either way the signature is not valid.
-            jsonwebtoken::crypto::verify(signature_b64, signed, key.decoding_key(), key.algorithm())
-                .unwrap_or(false)
+            key.prepared()
+                .verify(key.algorithm(), signed, signature, signature_b64)
         })
         .ok_or(reject(
             Reason::BadSignature,
