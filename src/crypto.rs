@@ -53,6 +53,9 @@ pub(crate) fn sha256(data: &[u8]) -> jsonwebtoken::errors::Result<Vec<u8>> {
 /// EC point that is not on its curve when the key is loaded rather than on
 /// every request. The `rust-crypto` backend goes through jsonwebtoken's
 /// verifier, which prepares the key on each call.
+// Keys live behind an `Arc`, one per loaded key: the size of the largest
+// variant costs nothing, boxing it would cost an indirection per request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum PreparedKey {
     #[cfg(feature = "aws-lc-rs")]
     Hmac(aws_lc_rs::hmac::Key),
