@@ -122,10 +122,12 @@ impl AdminAuth {
         let (Some(value), None) = (values.next(), values.next()) else {
             return false;
         };
+        // The scheme is case-insensitive (RFC 7235 section 2.1).
+        let value = value.as_bytes();
         let Some(token) = value
-            .as_bytes()
-            .strip_prefix(b"Bearer ")
-            .or_else(|| value.as_bytes().strip_prefix(b"bearer "))
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+            .map(|_| &value[7..])
         else {
             return false;
         };

@@ -54,6 +54,7 @@
 #![deny(missing_docs, unreachable_pub)]
 
 pub mod admin;
+pub mod cache;
 mod clock;
 mod crypto;
 pub mod keys;
@@ -71,6 +72,7 @@ mod verifier;
 mod verify;
 pub mod watch;
 
+pub use cache::TokenCacheConfig;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{Key, KeyError, KeySet};

@@ -10,6 +10,7 @@
 //! | `jwt_previous_key_live_tokens` | gauge | |
 //! | `jwt_key_reloads_total` | counter | `result` |
 //! | `jwt_key_rotations_total` | counter | |
+//! | `jwt_token_cache_hits_total`, `_misses_total`, `_evictions_total` | counter | |
 //! | `jwt_key_retirements_total` | counter | `trigger` |
 //!
 //! The `jwt_` prefix is configurable with [`Metrics::with_prefix`].
@@ -20,13 +21,18 @@
 //! created. A key that leaves the ring has its series removed, so label
 //! values stay bounded by the keys loaded now.
 //!
-//! The two timestamp gauges read 0 while there is no previous key or no
-//! token has matched it yet. `jwt_previous_key_live_tokens` goes up as new
-//! previous-key tokens arrive and is recomputed (expired tokens dropped) at
-//! every auto-retire check, so it may lag expiry by one `check_interval`.
+//! The three `jwt_previous_key_*` gauges are computed when Prometheus
+//! scrapes, from the ring as it is then: the timestamps read 0 while there
+//! is no previous key or no token has matched it yet, and the live-token
+//! count is exact at scrape time. The request path writes no gauge.
+//!
+//! Use one `Metrics` per [`KeyRing`](crate::KeyRing): the previous-key
+//! gauges follow the ring built last with it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use crate::rejection::RejectionReason;
@@ -78,12 +84,13 @@ struct Inner {
     verifications: IntCounterVec,
     rejections: [IntCounter; RejectionReason::ALL.len()],
     key_info: IntGaugeVec,
-    previous_last_used: IntGauge,
-    previous_tokens_expire: IntGauge,
-    previous_live_tokens: IntGauge,
+    previous: Arc<PreviousGauges>,
     rotations: IntCounter,
     retirements: IntCounterVec,
     reloads: IntCounterVec,
+    cache_hits: IntCounter,
+    cache_misses: IntCounter,
+    cache_evictions: IntCounter,
 }
 
 impl Metrics {
@@ -165,24 +172,44 @@ impl Metrics {
         registry.register(Box::new(verifications.clone()))?;
         registry.register(Box::new(rejections_vec))?;
         registry.register(Box::new(key_info.clone()))?;
-        registry.register(Box::new(previous_last_used.clone()))?;
-        registry.register(Box::new(previous_tokens_expire.clone()))?;
-        registry.register(Box::new(previous_live_tokens.clone()))?;
+        let previous = Arc::new(PreviousGauges {
+            reader: Mutex::new(None),
+            last_used: previous_last_used,
+            tokens_expire: previous_tokens_expire,
+            live_tokens: previous_live_tokens,
+        });
+        registry.register(Box::new(PreviousCollector(previous.clone())))?;
         registry.register(Box::new(rotations.clone()))?;
         registry.register(Box::new(retirements.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
+        let cache_hits = IntCounter::new(
+            name("token_cache_hits_total"),
+            "Verifications answered from the verified-token cache.",
+        )?;
+        let cache_misses = IntCounter::new(
+            name("token_cache_misses_total"),
+            "Verifications the token cache could not answer.",
+        )?;
+        let cache_evictions = IntCounter::new(
+            name("token_cache_evictions_total"),
+            "Cached tokens dropped to make room.",
+        )?;
+        registry.register(Box::new(cache_hits.clone()))?;
+        registry.register(Box::new(cache_misses.clone()))?;
+        registry.register(Box::new(cache_evictions.clone()))?;
 
         Ok(Self {
             inner: Arc::new(Inner {
                 verifications,
                 rejections,
                 key_info,
-                previous_last_used,
-                previous_tokens_expire,
-                previous_live_tokens,
+                previous,
                 rotations,
                 retirements,
                 reloads,
+                cache_hits,
+                cache_misses,
+                cache_evictions,
             }),
         })
     }
@@ -199,6 +226,17 @@ impl Metrics {
             .inner
             .verifications
             .remove_label_values(&[slot.as_str(), kid]);
+    }
+
+    /// Where the previous-key gauges are read from at scrape time. Held
+    /// weakly: the registry must not keep a dropped ring alive.
+    pub(crate) fn read_previous_from(&self, reader: Weak<dyn PreviousUsageReader>) {
+        *self
+            .inner
+            .previous
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reader);
     }
 
     pub(crate) fn rejected(&self, reason: RejectionReason) {
@@ -219,31 +257,22 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn set_previous_usage(&self, last_used: u64, tokens_expire: u64) {
-        self.inner.previous_last_used.set(saturating_i64(last_used));
-        self.inner
-            .previous_tokens_expire
-            .set(saturating_i64(tokens_expire));
-    }
-
-    pub(crate) fn previous_used_at(&self, now: u64) {
-        self.inner.previous_last_used.set(saturating_i64(now));
-    }
-
-    pub(crate) fn previous_tokens_expire_at(&self, exp: u64) {
-        self.inner.previous_tokens_expire.set(saturating_i64(exp));
-    }
-
-    pub(crate) fn set_previous_live_tokens(&self, count: u64) {
-        self.inner.previous_live_tokens.set(saturating_i64(count));
-    }
-
-    pub(crate) fn previous_live_token_added(&self) {
-        self.inner.previous_live_tokens.inc();
-    }
-
     pub(crate) fn reloaded(&self, result: &str) {
         self.inner.reloads.with_label_values(&[result]).inc();
+    }
+
+    pub(crate) fn token_cache_hit(&self) {
+        self.inner.cache_hits.inc();
+    }
+
+    pub(crate) fn token_cache_missed(&self) {
+        self.inner.cache_misses.inc();
+    }
+
+    pub(crate) fn token_cache_evicted(&self, count: u64) {
+        if count > 0 {
+            self.inner.cache_evictions.inc_by(count);
+        }
     }
 
     pub(crate) fn rotated(&self) {
@@ -261,6 +290,73 @@ impl Metrics {
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// The previous key's usage, as the gauges show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PreviousGaugeValues {
+    pub(crate) last_used: u64,
+    pub(crate) tokens_expire: u64,
+    pub(crate) live_tokens: u64,
+}
+
+/// Gives the previous key's usage when Prometheus scrapes.
+pub(crate) trait PreviousUsageReader: Send + Sync {
+    /// Zeros when there is no previous key.
+    fn previous_gauge_values(&self) -> PreviousGaugeValues;
+}
+
+/// The three previous-key gauges, computed at scrape time from the ring's
+/// current snapshot. Computing them on the request path instead would race
+/// with retirements and rotations (a request that loaded an older snapshot
+/// would write a stale value after the reset), and cost every request.
+struct PreviousGauges {
+    reader: Mutex<Option<Weak<dyn PreviousUsageReader>>>,
+    last_used: IntGauge,
+    tokens_expire: IntGauge,
+    live_tokens: IntGauge,
+}
+
+struct PreviousCollector(Arc<PreviousGauges>);
+
+impl Collector for PreviousCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        let gauges = &self.0;
+        [
+            &gauges.last_used,
+            &gauges.tokens_expire,
+            &gauges.live_tokens,
+        ]
+        .into_iter()
+        .flat_map(|gauge| gauge.desc())
+        .collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let gauges = &self.0;
+        let reader = gauges
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(Weak::upgrade);
+        let values = reader.map_or_else(PreviousGaugeValues::default, |reader| {
+            reader.previous_gauge_values()
+        });
+        gauges.last_used.set(saturating_i64(values.last_used));
+        gauges
+            .tokens_expire
+            .set(saturating_i64(values.tokens_expire));
+        gauges.live_tokens.set(saturating_i64(values.live_tokens));
+        [
+            &gauges.last_used,
+            &gauges.tokens_expire,
+            &gauges.live_tokens,
+        ]
+        .into_iter()
+        .flat_map(|gauge| gauge.collect())
+        .collect()
     }
 }
 

@@ -24,7 +24,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
 use prometheus::IntCounter;
@@ -33,7 +33,7 @@ use serde::Serialize;
 use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::keys::{Key, KeySet};
-use crate::metrics::{Metrics, RetireTrigger};
+use crate::metrics::{Metrics, PreviousGaugeValues, PreviousUsageReader, RetireTrigger};
 use crate::retire::{self, Eligibility, PreviousFacts, RetirePolicy};
 use crate::source::SourceState;
 use crate::status::{KeyRingStatus, KeyStatus, PolicyStatus, PreviousStatus};
@@ -160,6 +160,9 @@ pub(crate) struct Snapshot {
     /// The key file's last good keys, when the ring has a file source: the
     /// transition rules depend on what the file listed before.
     file_keys: Option<KeySet>,
+    /// Bumped by every published change, so that anything derived from an
+    /// older snapshot (a cached verification) can tell it is stale.
+    pub(crate) generation: u64,
 }
 
 /// What a token's `kid` points at.
@@ -274,18 +277,20 @@ impl KeyRingBuilder {
                 .map(|key| slotted(&self.metrics, key, Slot::Previous, now, capacity)),
             retired: Vec::new(),
             file_keys,
+            generation: 0,
         };
-        publish_metrics(&self.metrics, None, &snapshot, now);
-        KeyRing {
-            shared: Arc::new(Shared {
-                snapshot: ArcSwap::from_pointee(snapshot),
-                update: Mutex::new(()),
-                metrics: self.metrics,
-                clock: self.clock,
-                policy: self.policy,
-                source: self.source.map(|path| Mutex::new(SourceState::new(path))),
-            }),
-        }
+        publish_metrics(&self.metrics, None, &snapshot);
+        let shared = Arc::new(Shared {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            update: Mutex::new(()),
+            metrics: self.metrics,
+            clock: self.clock,
+            policy: self.policy,
+            source: self.source.map(|path| Mutex::new(SourceState::new(path))),
+        });
+        let reader: Weak<dyn PreviousUsageReader> = Arc::downgrade(&shared) as Weak<Shared>;
+        shared.metrics.read_previous_from(reader);
+        KeyRing { shared }
     }
 }
 
@@ -408,6 +413,7 @@ impl KeyRing {
             previous: plan.previous.map(|key| place(key, Slot::Previous)),
             retired,
             file_keys,
+            generation: 0,
         }
     }
 
@@ -466,13 +472,14 @@ impl KeyRing {
                 previous: None,
                 retired,
                 file_keys: old.file_keys.clone(),
+                generation: 0,
             })
         })?;
         Ok(retired_kid)
     }
 
-    /// One round of auto retirement: forgets expired previous-key tokens,
-    /// refreshes the live-token gauge and, when the policy has auto
+    /// One round of auto retirement: forgets expired previous-key tokens
+    /// (making room in the tracker) and, when the policy has auto
     /// retirement on and the previous key is eligible, retires it (trigger
     /// `auto`). Returns the retired kid. [`KeyRing::spawn_auto_retire`]
     /// calls this every `check_interval`.
@@ -482,12 +489,7 @@ impl KeyRing {
             let snapshot = self.load();
             let previous = snapshot.previous.as_ref()?;
             let usage = previous.usage.as_ref()?;
-            let live = {
-                let mut tracker = usage.tracker();
-                tracker.sweep(now);
-                tracker.live(now)
-            };
-            self.shared.metrics.set_previous_live_tokens(live.count);
+            usage.tracker().sweep(now);
             previous.key.kid().to_owned()
         };
         if !self.shared.policy.auto() {
@@ -500,7 +502,7 @@ impl KeyRing {
     /// Spawns the auto-retire task on the current tokio runtime: it calls
     /// [`KeyRing::check_retirement`] every `check_interval` until the
     /// returned handle is dropped. Spawn it even with auto retirement off:
-    /// it keeps `jwt_previous_key_live_tokens` fresh.
+    /// its sweeps keep the live-token tracker from filling up.
     ///
     /// # Panics
     ///
@@ -576,21 +578,14 @@ impl KeyRing {
     ) {
         let Some(usage) = &key.usage else { return };
         usage.last_used.fetch_max(now, Ordering::Relaxed);
-        self.shared.metrics.previous_used_at(now);
-        if let Some(exp) = exp
-            && usage.latest_exp.fetch_max(exp, Ordering::Relaxed) < exp
-        {
-            // Re-read: a concurrent larger exp may have landed in between.
-            let latest = usage.latest_exp.load(Ordering::Relaxed);
-            self.shared.metrics.previous_tokens_expire_at(latest);
+        if let Some(exp) = exp {
+            usage.latest_exp.fetch_max(exp, Ordering::Relaxed);
         }
         let live_until = match exp {
             Some(exp) => exp.saturating_add(leeway),
             None => now.saturating_add(self.shared.policy.quiet().as_secs()),
         };
-        if usage.tracker().record(signature.as_bytes(), live_until) {
-            self.shared.metrics.previous_live_token_added();
-        }
+        usage.tracker().record(signature.as_bytes(), live_until);
     }
 
     pub(crate) fn source(&self) -> Option<&Mutex<SourceState>> {
@@ -633,8 +628,9 @@ impl KeyRing {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let old = self.shared.snapshot.load_full();
-        let new = next(&old, &self.shared.metrics)?;
-        publish_metrics(&self.shared.metrics, Some(&old), &new, self.now());
+        let mut new = next(&old, &self.shared.metrics)?;
+        new.generation = old.generation.wrapping_add(1);
+        publish_metrics(&self.shared.metrics, Some(&old), &new);
         self.shared.snapshot.store(Arc::new(new));
         Ok(())
     }
@@ -714,7 +710,7 @@ fn remember_retired(retired: &mut Vec<Arc<str>>, kid: Arc<str>) {
 
 /// Brings the key gauges in line with `new` and drops the verification
 /// series of keys that left their slot.
-fn publish_metrics(metrics: &Metrics, old: Option<&Snapshot>, new: &Snapshot, now: u64) {
+fn publish_metrics(metrics: &Metrics, old: Option<&Snapshot>, new: &Snapshot) {
     if let Some(old) = old {
         for gone in old.keys() {
             let still_there = new
@@ -726,11 +722,18 @@ fn publish_metrics(metrics: &Metrics, old: Option<&Snapshot>, new: &Snapshot, no
         }
     }
     metrics.set_key_info(new.keys().map(|k| (k.slot, k.key.kid(), k.key.alg_name())));
-    let usage = new.previous.as_ref().and_then(|p| p.usage.as_deref());
-    metrics.set_previous_usage(
-        usage.and_then(PreviousUsage::last_used).unwrap_or(0),
-        usage.and_then(PreviousUsage::latest_exp).unwrap_or(0),
-    );
-    let live = usage.map_or(0, |usage| usage.live(now).count);
-    metrics.set_previous_live_tokens(live);
+}
+
+impl PreviousUsageReader for Shared {
+    fn previous_gauge_values(&self) -> PreviousGaugeValues {
+        let snapshot = self.snapshot.load();
+        let Some(usage) = snapshot.previous.as_ref().and_then(|p| p.usage.as_deref()) else {
+            return PreviousGaugeValues::default();
+        };
+        PreviousGaugeValues {
+            last_used: usage.last_used().unwrap_or(0),
+            tokens_expire: usage.latest_exp().unwrap_or(0),
+            live_tokens: usage.live(self.clock.now_unix()).count,
+        }
+    }
 }

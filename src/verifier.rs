@@ -2,13 +2,13 @@
 //! token, for gRPC metadata, WebSocket messages, queues, or tests.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use crate::cache::{self, Lookup, TokenCache};
 use crate::rejection::Rejection;
-use crate::ring::{KeyRing, Slot};
+use crate::ring::{KeyRing, KidLookup, Slot, SlottedKey, Snapshot};
 use crate::verified::{KeyMatch, Verified};
 use crate::verify::{self, Rules};
 
@@ -32,23 +32,39 @@ use crate::verify::{self, Rules};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Verifier<C = serde_json::Value> {
-    core: Arc<VerifierCore>,
-    _claims: PhantomData<fn() -> C>,
+    core: Arc<VerifierCore<C>>,
 }
 
-/// The ring and the rules: what a layer and a verifier share.
-#[derive(Debug, Clone)]
-pub(crate) struct VerifierCore {
+/// The ring, the rules and the optional cache: what a layer and a verifier share.
+pub(crate) struct VerifierCore<C> {
     pub(crate) ring: KeyRing,
     pub(crate) rules: Rules,
+    pub(crate) cache: Option<Arc<TokenCache<C>>>,
 }
 
-impl VerifierCore {
+impl<C> Clone for VerifierCore<C> {
+    fn clone(&self) -> Self {
+        Self {
+            ring: self.ring.clone(),
+            rules: self.rules.clone(),
+            cache: self.cache.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for VerifierCore<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierCore")
+            .field("ring", &self.ring)
+            .field("rules", &self.rules)
+            .field("cache", &self.cache.is_some())
+            .finish()
+    }
+}
+
+impl<C: DeserializeOwned + Clone> VerifierCore<C> {
     /// Verifies `token` and does the bookkeeping of an accepted or refused token.
-    pub(crate) fn verify<C: DeserializeOwned>(
-        &self,
-        token: &str,
-    ) -> Result<Verified<C>, Rejection> {
+    pub(crate) fn verify(&self, token: &str) -> Result<Verified<C>, Rejection> {
         let result = self.verify_uncounted(token);
         if let Err(rejection) = &result {
             self.ring.metrics().rejected(rejection.reason());
@@ -56,42 +72,94 @@ impl VerifierCore {
         result
     }
 
-    fn verify_uncounted<C: DeserializeOwned>(&self, token: &str) -> Result<Verified<C>, Rejection> {
+    fn verify_uncounted(&self, token: &str) -> Result<Verified<C>, Rejection> {
         let ring = &self.ring;
         // One snapshot for the whole verification, never held across an await.
         let snapshot = ring.load();
         let now = ring.now();
+        if let Some(cache) = &self.cache {
+            if let Some(verified) = self.cached(cache, token, &snapshot, now) {
+                return Ok(verified);
+            }
+            ring.metrics().token_cache_missed();
+        }
         let accepted = verify::verify::<C>(token, &snapshot, &self.rules, now)?;
-        accepted.key.verified.inc();
-        if accepted.key.slot == Slot::Previous {
-            ring.previous_used(
-                accepted.key,
-                now,
-                accepted.exp,
-                accepted.signature,
-                self.rules.leeway,
+        self.count(accepted.key, now, accepted.exp, accepted.signature);
+        let key = KeyMatch {
+            kid: accepted.key.key.kid_arc().clone(),
+            slot: accepted.key.slot,
+        };
+        if let (Some(cache), Some(exp)) = (&self.cache, accepted.exp) {
+            let leeway = self.rules.leeway;
+            let evicted = cache.insert(
+                token,
+                cache::Verified {
+                    claims: accepted.claims.clone(),
+                    kid: key.kid.clone(),
+                    slot: key.slot,
+                    generation: snapshot.generation,
+                    exp,
+                    valid_from: accepted.nbf.map_or(0, |nbf| nbf.saturating_sub(leeway)),
+                    valid_until: exp.saturating_add(leeway),
+                    claims_bytes: accepted.claims_bytes,
+                },
             );
+            ring.metrics().token_cache_evicted(evicted);
         }
         Ok(Verified {
             claims: accepted.claims,
+            key,
+        })
+    }
+
+    /// A cached verification, counted exactly like a fresh one.
+    fn cached(
+        &self,
+        cache: &TokenCache<C>,
+        token: &str,
+        snapshot: &Snapshot,
+        now: u64,
+    ) -> Option<Verified<C>> {
+        let Lookup::Hit(hit) = cache.get(token, snapshot.generation, now) else {
+            return None;
+        };
+        // Same generation, so the key is in the snapshot in the same slot.
+        let KidLookup::Found(key) = snapshot.find(&hit.kid) else {
+            return None;
+        };
+        if key.slot != hit.slot {
+            return None;
+        }
+        self.ring.metrics().token_cache_hit();
+        let signature = token.rsplit('.').next().unwrap_or(token);
+        self.count(key, now, hit.exp, signature);
+        Some(Verified {
+            claims: hit.claims,
             key: KeyMatch {
-                kid: accepted.key.key.kid_arc().clone(),
-                slot: accepted.key.slot,
+                kid: hit.kid,
+                slot: hit.slot,
             },
         })
+    }
+
+    fn count(&self, key: &SlottedKey, now: u64, exp: Option<u64>, signature: &str) {
+        key.verified.inc();
+        if key.slot == Slot::Previous {
+            self.ring
+                .previous_used(key, now, exp, signature, self.rules.leeway);
+        }
     }
 }
 
 impl<C> Verifier<C> {
-    pub(crate) fn new(core: VerifierCore) -> Self {
+    pub(crate) fn new(core: VerifierCore<C>) -> Self {
         Self {
             core: Arc::new(core),
-            _claims: PhantomData,
         }
     }
 }
 
-impl<C: DeserializeOwned> Verifier<C> {
+impl<C: DeserializeOwned + Clone> Verifier<C> {
     /// Verifies a compact JWS token (no `Bearer ` prefix).
     ///
     /// # Errors
@@ -106,7 +174,6 @@ impl<C> Clone for Verifier<C> {
     fn clone(&self) -> Self {
         Self {
             core: self.core.clone(),
-            _claims: PhantomData,
         }
     }
 }

@@ -81,8 +81,11 @@ pub(crate) struct Accepted<'s, 't, C> {
     pub(crate) claims: C,
     pub(crate) key: &'s SlottedKey,
     pub(crate) exp: Option<u64>,
+    pub(crate) nbf: Option<u64>,
     /// The signature part, which identifies the token for the tracker.
     pub(crate) signature: &'t str,
+    /// Size of the claims' JSON.
+    pub(crate) claims_bytes: usize,
 }
 
 impl<C> fmt::Debug for Accepted<'_, '_, C> {
@@ -186,7 +189,7 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
             "the signature does not match the key",
         ))?;
 
-    let exp = check_claims(&payload, rules, now)?;
+    let (exp, nbf) = check_claims(&payload, rules, now)?;
     let claims = serde_json::from_slice::<C>(&payload).map_err(|_| {
         reject(
             Reason::InvalidClaims,
@@ -197,7 +200,9 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
         claims,
         key,
         exp,
+        nbf,
         signature: signature_b64,
+        claims_bytes: payload.len(),
     })
 }
 
@@ -329,8 +334,12 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
     }
 }
 
-/// Checks the registered claims; returns `exp` when the token has one.
-fn check_claims(payload: &[u8], rules: &Rules, now: u64) -> Result<Option<u64>, Rejection> {
+/// Checks the registered claims; returns `exp` and `nbf` when present.
+fn check_claims(
+    payload: &[u8],
+    rules: &Rules,
+    now: u64,
+) -> Result<(Option<u64>, Option<u64>), Rejection> {
     let mut deserializer = serde_json::Deserializer::from_slice(payload);
     let registered = RegisteredSeed {
         required: &rules.required_claims,
@@ -392,7 +401,7 @@ fn check_claims(payload: &[u8], rules: &Rules, now: u64) -> Result<Option<u64>, 
             ));
         }
     }
-    Ok(exp)
+    Ok((exp, nbf))
 }
 
 /// An RFC 7519 NumericDate as whole seconds, rounding like jsonwebtoken.

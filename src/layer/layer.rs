@@ -1,7 +1,6 @@
 //! The layer: configuration only, cheap to clone.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use tower_layer::Layer;
 
 use super::service::JwtService;
 use super::token_source::TokenSource;
+use crate::cache::{TokenCache, TokenCacheConfig};
 use crate::ring::KeyRing;
 use crate::verifier::{Verifier, VerifierCore};
 use crate::verify::Rules;
@@ -19,14 +19,30 @@ use crate::verify::Rules;
 /// `C` is the claims type handlers receive through [`Verified<C>`](crate::Verified);
 /// the default, [`serde_json::Value`], accepts any claims object.
 pub struct JwtLayer<C = serde_json::Value> {
-    config: Arc<Config>,
-    _claims: PhantomData<fn() -> C>,
+    config: Arc<Config<C>>,
 }
 
-#[derive(Debug, Clone)]
-pub(super) struct Config {
-    pub(super) core: VerifierCore,
+pub(super) struct Config<C> {
+    pub(super) core: VerifierCore<C>,
     pub(super) source: TokenSource,
+}
+
+impl<C> Clone for Config<C> {
+    fn clone(&self) -> Self {
+        Self {
+            core: self.core.clone(),
+            source: self.source.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for Config<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("core", &self.core)
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 impl<C> JwtLayer<C> {
@@ -39,10 +55,10 @@ impl<C> JwtLayer<C> {
                 core: VerifierCore {
                     ring,
                     rules: Rules::default(),
+                    cache: None,
                 },
                 source: TokenSource::default(),
             }),
-            _claims: PhantomData,
         }
     }
 
@@ -127,6 +143,18 @@ impl<C> JwtLayer<C> {
         self
     }
 
+    /// Caches verified tokens (off by default): see [`crate::cache`] for
+    /// what it guarantees and when it pays.
+    #[must_use]
+    pub fn with_token_cache(mut self, config: TokenCacheConfig) -> Self
+    where
+        C: Clone,
+    {
+        let cache = (config.max_entries() > 0).then(|| Arc::new(TokenCache::new(config)));
+        Arc::make_mut(&mut self.config).core.cache = cache;
+        self
+    }
+
     /// Where requests carry the token (default `Authorization: Bearer`).
     #[must_use]
     pub fn with_token_source(mut self, source: TokenSource) -> Self {
@@ -139,7 +167,6 @@ impl<C> Clone for JwtLayer<C> {
     fn clone(&self) -> Self {
         Self {
             config: self.config.clone(),
-            _claims: PhantomData,
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The middleware service: verify, then call the inner service or answer `401`.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -15,17 +14,12 @@ use super::layer::Config;
 /// The service built by [`JwtLayer`](super::JwtLayer): see the [module docs](crate::layer).
 pub struct JwtService<S, C> {
     inner: S,
-    config: Arc<Config>,
-    _claims: PhantomData<fn() -> C>,
+    config: Arc<Config<C>>,
 }
 
 impl<S, C> JwtService<S, C> {
-    pub(super) fn new(inner: S, config: Arc<Config>) -> Self {
-        Self {
-            inner,
-            config,
-            _claims: PhantomData,
-        }
+    pub(super) fn new(inner: S, config: Arc<Config<C>>) -> Self {
+        Self { inner, config }
     }
 }
 
@@ -64,7 +58,7 @@ where
             .source
             .extract(request.headers(), config.core.rules.max_token_bytes)
         {
-            Ok(token) => config.core.verify::<C>(token),
+            Ok(token) => config.core.verify(token),
             Err(rejection) => {
                 config.core.ring.metrics().rejected(rejection.reason());
                 Err(rejection)

@@ -1,0 +1,322 @@
+//! A cache of verified tokens, so that a client presenting the same token
+//! again skips base64, JSON and, above all, the signature check.
+//!
+//! It is **off by default**: an HS256 verification already costs about a
+//! microsecond, and a cache trades memory for that. Turn it on with
+//! [`JwtLayer::with_token_cache`](crate::JwtLayer::with_token_cache) when
+//! clients reuse tokens and verification shows up in profiles, above all
+//! with RSA, ECDSA or EdDSA keys (tens of microseconds per check).
+//!
+//! What it guarantees:
+//!
+//! - **Exact match.** An entry is found by a hash of the token's signature
+//!   part, then compared byte for byte with the whole token; a hash never
+//!   decides alone.
+//! - **Bounded.** At most `max_entries` entries and about `max_bytes` of
+//!   memory (each entry counts its token, its claims' JSON size and a fixed
+//!   overhead). When full, an entry is evicted to make room.
+//! - **Never past `exp`.** An entry is used only while the token itself
+//!   would still be accepted (`exp` + leeway, and after `nbf` - leeway).
+//!   Tokens without `exp` are not cached.
+//! - **Invalidated by any ring change.** Each entry remembers the ring's
+//!   generation; a rotation, retirement or reload makes every older entry
+//!   stale, so a retired key's tokens are refused at once.
+//! - **Counted like a miss.** A hit still counts
+//!   `jwt_verifications_total{slot,kid}` and feeds the previous-key
+//!   tracker, so metrics and retirement see every request.
+//!
+//! Metrics: `jwt_token_cache_hits_total`, `jwt_token_cache_misses_total`,
+//! `jwt_token_cache_evictions_total`.
+
+use std::collections::HashMap;
+use std::collections::hash_map::{Entry as MapEntry, RandomState};
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
+
+use crate::ring::Slot;
+
+/// Sizing of the verified-token cache.
+///
+/// ```
+/// use jwt_rollover::TokenCacheConfig;
+///
+/// let config = TokenCacheConfig::default() // 10 000 entries, 16 MiB
+///     .with_max_entries(50_000)
+///     .with_max_bytes(64 << 20);
+/// assert_eq!(config.max_entries(), 50_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenCacheConfig {
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl Default for TokenCacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: 10_000,
+            max_bytes: 16 << 20,
+        }
+    }
+}
+
+impl TokenCacheConfig {
+    /// Most tokens kept (at least one per shard).
+    #[must_use]
+    pub fn with_max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// Most bytes kept, counted as token + claims JSON + overhead per entry.
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// See [`TokenCacheConfig::with_max_entries`].
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
+    }
+
+    /// See [`TokenCacheConfig::with_max_bytes`].
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+}
+
+/// Shards keep lock contention low on many cores.
+const SHARDS: usize = 16;
+/// Fixed cost counted per entry: map slot, entry struct, allocations.
+const ENTRY_OVERHEAD_BYTES: usize = 128;
+
+/// What a hit gives back: enough to finish the request as a miss would.
+pub(crate) struct Hit<C> {
+    pub(crate) claims: C,
+    pub(crate) kid: Arc<str>,
+    pub(crate) slot: Slot,
+    pub(crate) exp: Option<u64>,
+}
+
+/// What a successful verification leaves behind.
+pub(crate) struct Verified<C> {
+    pub(crate) claims: C,
+    pub(crate) kid: Arc<str>,
+    pub(crate) slot: Slot,
+    pub(crate) generation: u64,
+    pub(crate) exp: u64,
+    /// First second at which the token is accepted (`nbf` - leeway), 0 without `nbf`.
+    pub(crate) valid_from: u64,
+    /// Last second at which the token is accepted (`exp` + leeway).
+    pub(crate) valid_until: u64,
+    /// Bytes of the claims' JSON, a proxy for the claims' memory.
+    pub(crate) claims_bytes: usize,
+}
+
+struct Entry<C> {
+    token: Box<str>,
+    verified: Verified<C>,
+    cost: usize,
+}
+
+struct Shard<C> {
+    entries: HashMap<u64, Entry<C>>,
+    bytes: usize,
+}
+
+/// The cache. Cheap to share: the layer holds it in an `Arc`.
+pub(crate) struct TokenCache<C> {
+    shards: Box<[Mutex<Shard<C>>]>,
+    hasher: RandomState,
+    max_entries_per_shard: usize,
+    max_bytes_per_shard: usize,
+}
+
+/// Whether the lookup found a usable entry, and whether it evicted one.
+pub(crate) enum Lookup<C> {
+    Hit(Hit<C>),
+    Miss,
+}
+
+impl<C: Clone> TokenCache<C> {
+    pub(crate) fn new(config: TokenCacheConfig) -> Self {
+        Self {
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        entries: HashMap::new(),
+                        bytes: 0,
+                    })
+                })
+                .collect(),
+            hasher: RandomState::new(),
+            max_entries_per_shard: config.max_entries.div_ceil(SHARDS).max(1),
+            max_bytes_per_shard: config.max_bytes.div_ceil(SHARDS),
+        }
+    }
+
+    /// The signature part is the last, most random part of a token:
+    /// hashing only it is cheap, and the full comparison keeps it exact.
+    fn hash(&self, token: &str) -> u64 {
+        let signature = token.rsplit('.').next().unwrap_or(token);
+        self.hasher.hash_one(signature)
+    }
+
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard<C>> {
+        // High bits pick the shard; the map hashes the full value again.
+        let index = (hash >> 56) as usize % SHARDS;
+        // A shard is consistent after every operation; a panic elsewhere
+        // while holding it leaves nothing half done.
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Finds `token` if it was verified under ring `generation` and is
+    /// still acceptable at `now`. A stale entry is dropped on the way.
+    pub(crate) fn get(&self, token: &str, generation: u64, now: u64) -> Lookup<C> {
+        let hash = self.hash(token);
+        let mut shard = self.shard(hash);
+        let MapEntry::Occupied(entry) = shard.entries.entry(hash) else {
+            return Lookup::Miss;
+        };
+        let cached = entry.get();
+        if *cached.token != *token {
+            return Lookup::Miss;
+        }
+        let verified = &cached.verified;
+        if verified.generation != generation
+            || now > verified.valid_until
+            || now < verified.valid_from
+        {
+            let removed = entry.remove();
+            shard.bytes -= removed.cost;
+            return Lookup::Miss;
+        }
+        Lookup::Hit(Hit {
+            claims: verified.claims.clone(),
+            kid: verified.kid.clone(),
+            slot: verified.slot,
+            exp: Some(verified.exp),
+        })
+    }
+
+    /// Remembers a verified token. Returns how many entries were evicted
+    /// to make room.
+    pub(crate) fn insert(&self, token: &str, verified: Verified<C>) -> u64 {
+        let cost = token.len() + verified.claims_bytes + ENTRY_OVERHEAD_BYTES;
+        if cost > self.max_bytes_per_shard {
+            return 0;
+        }
+        let hash = self.hash(token);
+        let mut shard = self.shard(hash);
+        let mut evicted = 0;
+        if let Some(replaced) = shard.entries.remove(&hash) {
+            shard.bytes -= replaced.cost;
+        }
+        while shard.entries.len() >= self.max_entries_per_shard
+            || shard.bytes + cost > self.max_bytes_per_shard
+        {
+            // Any entry will do: the map's order is random, so this is a
+            // random eviction, which needs no bookkeeping on the hit path.
+            let Some(&victim) = shard.entries.keys().next() else {
+                break;
+            };
+            if let Some(removed) = shard.entries.remove(&victim) {
+                shard.bytes -= removed.cost;
+                evicted += 1;
+            }
+        }
+        shard.bytes += cost;
+        shard.entries.insert(
+            hash,
+            Entry {
+                token: token.into(),
+                verified,
+                cost,
+            },
+        );
+        evicted
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| shard.lock().map_or(0, |s| s.entries.len()))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(generation: u64, valid_until: u64) -> Verified<String> {
+        Verified {
+            claims: "claims".to_owned(),
+            kid: Arc::from("k1"),
+            slot: Slot::Current,
+            generation,
+            exp: valid_until - 60,
+            valid_from: 0,
+            valid_until,
+            claims_bytes: 20,
+        }
+    }
+
+    fn hit(lookup: Lookup<String>) -> bool {
+        matches!(lookup, Lookup::Hit(_))
+    }
+
+    #[test]
+    fn hits_only_the_exact_token_in_the_same_generation_before_expiry() {
+        let cache = TokenCache::new(TokenCacheConfig::default());
+        cache.insert("h.p.sig", verified(7, 1_000));
+        assert!(
+            hit(cache.get("h.p.sig", 7, 1_000)),
+            "valid through its last second"
+        );
+        assert!(
+            !hit(cache.get("h.other.sig", 7, 10)),
+            "same signature, other token"
+        );
+        assert!(!hit(cache.get("h.p.sig", 8, 10)), "the ring changed");
+        assert!(
+            !hit(cache.get("h.p.sig", 7, 10)),
+            "a stale entry is dropped"
+        );
+        cache.insert("h.p.sig2", verified(7, 1_000));
+        assert!(!hit(cache.get("h.p.sig2", 7, 1_001)), "past exp + leeway");
+    }
+
+    #[test]
+    fn is_bounded_in_entries_and_bytes() {
+        let cache = TokenCache::new(TokenCacheConfig::default().with_max_entries(32));
+        let mut evicted = 0;
+        for i in 0..1_000 {
+            evicted += cache.insert(&format!("h.p.sig{i}"), verified(1, 1_000));
+        }
+        assert!(cache.len() <= 32, "{} entries", cache.len());
+        assert_eq!(evicted as usize + cache.len(), 1_000);
+
+        let small = TokenCache::new(
+            TokenCacheConfig::default()
+                .with_max_entries(1_000_000)
+                .with_max_bytes(SHARDS * 1_000),
+        );
+        for i in 0..1_000 {
+            small.insert(&format!("h.p.sig{i}"), verified(1, 1_000));
+        }
+        // 1000 bytes per shard, about 160 bytes per entry.
+        assert!(small.len() <= SHARDS * 6, "{} entries", small.len());
+    }
+
+    #[test]
+    fn an_entry_larger_than_a_shard_is_not_kept() {
+        let cache = TokenCache::new(TokenCacheConfig::default().with_max_bytes(SHARDS * 100));
+        cache.insert("h.p.sig", verified(1, 1_000));
+        assert!(!hit(cache.get("h.p.sig", 1, 10)));
+    }
+}
