@@ -42,7 +42,9 @@ use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
 use jwt_rollover::admin::{AdminAuth, admin_router};
 use jwt_rollover::watch::WatchOptions;
-use jwt_rollover::{Algorithm, JwtLayer, KeyRing, KeySet, Metrics, RetirePolicy, Verified};
+use jwt_rollover::{
+    Algorithm, JwtLayer, KeyRing, KeySet, Metrics, RetirePolicy, TokenCacheConfig, Verified,
+};
 use prometheus::{Encoder, Registry, TextEncoder};
 use serde_json::{Value, json};
 
@@ -75,6 +77,9 @@ struct Args {
     /// Clock skew allowed on `exp` and `nbf`.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     leeway: Duration,
+    /// Verified-token cache size in entries; 0 (the default) turns it off.
+    #[arg(long, default_value_t = 0)]
+    token_cache: usize,
     /// Accept only tokens with this `iss`.
     #[arg(long)]
     issuer: Option<String>,
@@ -105,6 +110,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _watcher = ring.watch(WatchOptions::default().with_poll_interval(args.poll))?;
 
     let mut layer = JwtLayer::<Value>::new(ring.clone()).with_leeway(args.leeway);
+    if args.token_cache > 0 {
+        layer =
+            layer.with_token_cache(TokenCacheConfig::default().with_max_entries(args.token_cache));
+    }
     if let Some(issuer) = &args.issuer {
         layer = layer.with_issuers([issuer.clone()]);
     }
