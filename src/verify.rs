@@ -25,8 +25,12 @@
 //! - `exp`/`nbf` are RFC 7519 NumericDates: integers, or non-integers that
 //!   are rounded like jsonwebtoken does (PyJWT users often write
 //!   `time.time() + 3600`). Strings, negatives, `null` and numbers beyond
-//!   `u64` are `invalid_claims`; numbers beyond even `f64` (`1e400`) are not
-//!   readable JSON numbers, so those claims are `malformed`.
+//!   `u64` (`1e400` too) are `invalid_claims`.
+//!
+//! The request path allocates nothing of its own for a typical token:
+//! header and payload decode into stack buffers, and the registered claims
+//! are borrowed from the payload and parsed only when a rule needs them.
+//! What remains is the application's claims type.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -35,7 +39,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::rejection::{Rejection, RejectionReason as Reason};
 use crate::ring::{KidLookup, SlottedKey, Snapshot};
@@ -48,6 +52,28 @@ pub const DEFAULT_LEEWAY_SECS: u64 = 60;
 
 /// Large enough for an RSA-8192 signature.
 const MAX_SIGNATURE_BYTES: usize = 1024;
+/// Headers and payloads up to these sizes decode on the stack; larger ones
+/// (rare: the whole token is bounded) fall back to the heap.
+const HEADER_STACK_BYTES: usize = 512;
+const PAYLOAD_STACK_BYTES: usize = 2048;
+
+/// Decodes base64url into `stack` when it fits, else into `heap`, so the
+/// common request allocates nothing for it.
+fn decode_b64<'b>(
+    b64: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], base64::DecodeSliceError> {
+    if base64::decoded_len_estimate(b64.len()) <= stack.len() {
+        let len = URL_SAFE_NO_PAD.decode_slice(b64, stack)?;
+        Ok(&stack[..len])
+    } else {
+        *heap = URL_SAFE_NO_PAD
+            .decode(b64)
+            .map_err(base64::DecodeSliceError::DecodeError)?;
+        Ok(heap)
+    }
+}
 
 /// The claim checks a layer applies, beyond the signature.
 #[derive(Debug, Clone)]
@@ -138,14 +164,14 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
     }
     let (header_b64, payload_b64, signature_b64) = split(token)?;
 
-    let header_json = URL_SAFE_NO_PAD
-        .decode(header_b64)
+    let (mut header_stack, mut header_heap) = ([0_u8; HEADER_STACK_BYTES], Vec::new());
+    let header_json = decode_b64(header_b64, &mut header_stack, &mut header_heap)
         .map_err(|_| reject(Reason::Malformed, "the header is not base64url"))?;
     // serde would also read a struct from a JSON array; a header is an object.
     let header: JoseHeader<'_> = header_json
         .trim_ascii_start()
         .starts_with(b"{")
-        .then(|| serde_json::from_slice(&header_json).ok())
+        .then(|| serde_json::from_slice(header_json).ok())
         .flatten()
         .ok_or(reject(
             Reason::Malformed,
@@ -163,8 +189,8 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
 
     let candidates = choose_keys(snapshot, &header.alg, header.kid.as_deref(), rules)?;
 
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64)
+    let (mut payload_stack, mut payload_heap) = ([0_u8; PAYLOAD_STACK_BYTES], Vec::new());
+    let payload = decode_b64(payload_b64, &mut payload_stack, &mut payload_heap)
         .map_err(|_| reject(Reason::Malformed, "the payload is not base64url"))?;
     let mut signature = [0_u8; MAX_SIGNATURE_BYTES];
 
@@ -189,8 +215,8 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
             "the signature does not match the key",
         ))?;
 
-    let (exp, nbf) = check_claims(&payload, rules, now)?;
-    let claims = serde_json::from_slice::<C>(&payload).map_err(|_| {
+    let (exp, nbf) = check_claims(payload, rules, now)?;
+    let claims = serde_json::from_slice::<C>(payload).map_err(|_| {
         reject(
             Reason::InvalidClaims,
             "the claims do not have the shape the application expects",
@@ -273,13 +299,14 @@ fn choose_keys<'s>(
     }
 }
 
-/// The registered claims we check, read in one pass over the payload.
+/// The registered claims we check, read in one pass over the payload and
+/// borrowed from it: a value is only parsed if a rule needs it.
 #[derive(Default)]
-struct Registered {
-    exp: Option<Value>,
-    nbf: Option<Value>,
-    iss: Option<Value>,
-    aud: Option<Value>,
+struct Registered<'a> {
+    exp: Option<&'a RawValue>,
+    nbf: Option<&'a RawValue>,
+    iss: Option<&'a RawValue>,
+    aud: Option<&'a RawValue>,
     /// One flag per `Rules::required_claims` name; empty when none are configured.
     present: Vec<bool>,
 }
@@ -289,24 +316,24 @@ struct RegisteredSeed<'r> {
 }
 
 impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
-    type Value = Registered;
+    type Value = Registered<'de>;
 
     fn deserialize<D: serde::Deserializer<'de>>(
         self,
         deserializer: D,
-    ) -> Result<Registered, D::Error> {
+    ) -> Result<Registered<'de>, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for RegisteredSeed<'_> {
-    type Value = Registered;
+    type Value = Registered<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object of claims")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
         let mut out = Registered {
             present: vec![false; self.required.len()],
             ..Registered::default()
@@ -356,7 +383,7 @@ fn check_claims(
     if registered.present.contains(&false) {
         return Err(reject(Reason::InvalidClaims, "a required claim is missing"));
     }
-    let exp = match &registered.exp {
+    let exp = match registered.exp {
         Some(value) => Some(
             numeric_date(value).ok_or(reject(Reason::InvalidClaims, "exp is not a NumericDate"))?,
         ),
@@ -365,7 +392,7 @@ fn check_claims(
         }
         None => None,
     };
-    let nbf = match &registered.nbf {
+    let nbf = match registered.nbf {
         Some(value) => Some(
             numeric_date(value).ok_or(reject(Reason::InvalidClaims, "nbf is not a NumericDate"))?,
         ),
@@ -378,7 +405,10 @@ fn check_claims(
         return Err(reject(Reason::Immature, "the token is not valid yet (nbf)"));
     }
     if let Some(issuers) = &rules.issuers {
-        let accepted = matches!(&registered.iss, Some(Value::String(iss)) if issuers.contains(iss));
+        let accepted = registered
+            .iss
+            .and_then(|raw| serde_json::from_str::<Text<'_>>(raw.get()).ok())
+            .is_some_and(|iss| issuers.iter().any(|accepted| *accepted == *iss.0));
         if !accepted {
             return Err(reject(
                 Reason::InvalidClaims,
@@ -387,13 +417,19 @@ fn check_claims(
         }
     }
     if let Some(audiences) = &rules.audiences {
-        let accepted = match &registered.aud {
-            Some(Value::String(aud)) => audiences.contains(aud),
-            Some(Value::Array(auds)) => auds
-                .iter()
-                .any(|aud| matches!(aud, Value::String(aud) if audiences.contains(aud))),
-            _ => false,
-        };
+        let accepts = |aud: &Text<'_>| audiences.iter().any(|accepted| *accepted == *aud.0);
+        let accepted = registered.aud.is_some_and(|raw| {
+            // A single audience is a string; several are an array of strings.
+            if raw.get().starts_with('[') {
+                serde_json::from_str::<Vec<&RawValue>>(raw.get()).is_ok_and(|auds| {
+                    auds.iter().any(|aud| {
+                        serde_json::from_str::<Text<'_>>(aud.get()).is_ok_and(|aud| accepts(&aud))
+                    })
+                })
+            } else {
+                serde_json::from_str::<Text<'_>>(raw.get()).is_ok_and(|aud| accepts(&aud))
+            }
+        });
         if !accepted {
             return Err(reject(
                 Reason::InvalidClaims,
@@ -404,11 +440,13 @@ fn check_claims(
     Ok((exp, nbf))
 }
 
+/// A JSON string, borrowed from the payload unless it has escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
 /// An RFC 7519 NumericDate as whole seconds, rounding like jsonwebtoken.
-fn numeric_date(value: &Value) -> Option<u64> {
-    let Value::Number(number) = value else {
-        return None;
-    };
+fn numeric_date(value: &RawValue) -> Option<u64> {
+    let number = serde_json::from_str::<serde_json::Number>(value.get()).ok()?;
     number.as_u64().or_else(|| {
         number
             .as_f64()
