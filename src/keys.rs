@@ -342,7 +342,7 @@ impl KeySet {
     }
 
     /// Parses a key file's content: JWKS when its first non-blank byte is
-    /// `{`, otherwise a raw HS256 secret.
+    /// `{`, otherwise a raw HS256 secret; blank content is [`KeyError::Empty`].
     ///
     /// # Errors
     ///
@@ -350,7 +350,9 @@ impl KeySet {
     pub fn parse(bytes: &[u8]) -> Result<Self, KeyError> {
         match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => Self::from_jwks(bytes),
-            _ => Self::from_secret(bytes),
+            // Blank content is an empty file, whatever the format was meant to be.
+            None => Err(KeyError::Empty),
+            Some(_) => Self::from_secret(bytes),
         }
     }
 

@@ -230,9 +230,12 @@ fn watch_dir(
     options: &WatchOptions,
 ) -> Option<notify::RecommendedWatcher> {
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // Any event, even an error, is only a reason to look again.
-        let _ = event;
-        hints.notify_one();
+        // Any event, even an error, is only a reason to look again; except
+        // accesses: our own reload opens the file, and on a plain file in
+        // the watched directory that open would schedule the next reload.
+        if !matches!(&event, Ok(event) if event.kind.is_access()) {
+            hints.notify_one();
+        }
     });
     let result = watcher.and_then(|mut watcher| {
         watcher.watch(dir, RecursiveMode::NonRecursive)?;
