@@ -8,6 +8,7 @@
 //! | `jwt_previous_key_last_used_timestamp_seconds` | gauge | |
 //! | `jwt_previous_key_tokens_expire_timestamp_seconds` | gauge | |
 //! | `jwt_previous_key_live_tokens` | gauge | |
+//! | `jwt_previous_key_since_timestamp_seconds` | gauge | |
 //! | `jwt_key_reloads_total` | counter | `result` |
 //! | `jwt_key_rotations_total` | counter | |
 //! | `jwt_token_cache_hits_total`, `_misses_total`, `_evictions_total` | counter | |
@@ -21,7 +22,7 @@
 //! created. A key that leaves the ring has its series removed, so label
 //! values stay bounded by the keys loaded now.
 //!
-//! The three `jwt_previous_key_*` gauges are computed when Prometheus
+//! The four `jwt_previous_key_*` gauges are computed when Prometheus
 //! scrapes, from the ring as it is then: the timestamps read 0 while there
 //! is no previous key or no token has matched it yet, and the live-token
 //! count is exact at scrape time. The request path writes no gauge.
@@ -172,8 +173,13 @@ impl Metrics {
         registry.register(Box::new(verifications.clone()))?;
         registry.register(Box::new(rejections_vec))?;
         registry.register(Box::new(key_info.clone()))?;
+        let previous_since = IntGauge::new(
+            name("previous_key_since_timestamp_seconds"),
+            "Unix time the previous key became previous (0: no previous key).",
+        )?;
         let previous = Arc::new(PreviousGauges {
             reader: Mutex::new(None),
+            since: previous_since,
             last_used: previous_last_used,
             tokens_expire: previous_tokens_expire,
             live_tokens: previous_live_tokens,
@@ -220,14 +226,6 @@ impl Metrics {
             .with_label_values(&[slot.as_str(), kid])
     }
 
-    pub(crate) fn forget_verified(&self, slot: Slot, kid: &str) {
-        // An absent series is fine: nothing to forget.
-        let _ = self
-            .inner
-            .verifications
-            .remove_label_values(&[slot.as_str(), kid]);
-    }
-
     /// Where the previous-key gauges are read from at scrape time. Held
     /// weakly: the registry must not keep a dropped ring alive.
     pub(crate) fn read_previous_from(&self, reader: Weak<dyn PreviousUsageReader>) {
@@ -243,18 +241,33 @@ impl Metrics {
         self.inner.rejections[reason.index()].inc();
     }
 
-    /// Replaces the `key_info` series with the keys loaded now.
-    pub(crate) fn set_key_info<'a>(
-        &self,
-        keys: impl IntoIterator<Item = (Slot, &'a str, &'a str)>,
-    ) {
-        self.inner.key_info.reset();
-        for (slot, kid, alg) in keys {
-            self.inner
-                .key_info
-                .with_label_values(&[slot.as_str(), kid, alg])
-                .set(1);
-        }
+    /// Sets the `key_info` series of a key loaded now.
+    pub(crate) fn key_loaded(&self, slot: Slot, kid: &str, alg: &str) {
+        self.inner
+            .key_info
+            .with_label_values(&[slot.as_str(), kid, alg])
+            .set(1);
+    }
+
+    /// Drops the series of a key that left its slot: its `key_info` and
+    /// its verification counter. Removing only what left (never a reset)
+    /// means a scrape can never see the ring without keys.
+    pub(crate) fn key_unloaded(&self, slot: Slot, kid: &str, alg: &str) {
+        self.key_info_dropped(slot, kid, alg);
+        // An absent series is fine: nothing to forget.
+        let _ = self
+            .inner
+            .verifications
+            .remove_label_values(&[slot.as_str(), kid]);
+    }
+
+    /// Drops one `key_info` series (a kid whose algorithm changed).
+    pub(crate) fn key_info_dropped(&self, slot: Slot, kid: &str, alg: &str) {
+        // An absent series is fine: nothing to forget.
+        let _ = self
+            .inner
+            .key_info
+            .remove_label_values(&[slot.as_str(), kid, alg]);
     }
 
     pub(crate) fn reloaded(&self, result: &str) {
@@ -296,6 +309,7 @@ impl std::fmt::Debug for Metrics {
 /// The previous key's usage, as the gauges show it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct PreviousGaugeValues {
+    pub(crate) since: u64,
     pub(crate) last_used: u64,
     pub(crate) tokens_expire: u64,
     pub(crate) live_tokens: u64,
@@ -313,24 +327,32 @@ pub(crate) trait PreviousUsageReader: Send + Sync {
 /// would write a stale value after the reset), and cost every request.
 struct PreviousGauges {
     reader: Mutex<Option<Weak<dyn PreviousUsageReader>>>,
+    since: IntGauge,
     last_used: IntGauge,
     tokens_expire: IntGauge,
     live_tokens: IntGauge,
+}
+
+impl PreviousGauges {
+    fn all(&self) -> [&IntGauge; 4] {
+        [
+            &self.since,
+            &self.last_used,
+            &self.tokens_expire,
+            &self.live_tokens,
+        ]
+    }
 }
 
 struct PreviousCollector(Arc<PreviousGauges>);
 
 impl Collector for PreviousCollector {
     fn desc(&self) -> Vec<&Desc> {
-        let gauges = &self.0;
-        [
-            &gauges.last_used,
-            &gauges.tokens_expire,
-            &gauges.live_tokens,
-        ]
-        .into_iter()
-        .flat_map(|gauge| gauge.desc())
-        .collect()
+        self.0
+            .all()
+            .into_iter()
+            .flat_map(|gauge| gauge.desc())
+            .collect()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
@@ -344,19 +366,17 @@ impl Collector for PreviousCollector {
         let values = reader.map_or_else(PreviousGaugeValues::default, |reader| {
             reader.previous_gauge_values()
         });
+        gauges.since.set(saturating_i64(values.since));
         gauges.last_used.set(saturating_i64(values.last_used));
         gauges
             .tokens_expire
             .set(saturating_i64(values.tokens_expire));
         gauges.live_tokens.set(saturating_i64(values.live_tokens));
-        [
-            &gauges.last_used,
-            &gauges.tokens_expire,
-            &gauges.live_tokens,
-        ]
-        .into_iter()
-        .flat_map(|gauge| gauge.collect())
-        .collect()
+        gauges
+            .all()
+            .into_iter()
+            .flat_map(|gauge| gauge.collect())
+            .collect()
     }
 }
 

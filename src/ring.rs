@@ -708,29 +708,40 @@ fn remember_retired(retired: &mut Vec<Arc<str>>, kid: Arc<str>) {
     retired.push(kid);
 }
 
-/// Brings the key gauges in line with `new` and drops the verification
-/// series of keys that left their slot.
+/// Brings the key series in line with `new`: series of keys that left
+/// their slot go, the new ones appear; the others are untouched.
 fn publish_metrics(metrics: &Metrics, old: Option<&Snapshot>, new: &Snapshot) {
-    if let Some(old) = old {
-        for gone in old.keys() {
-            let still_there = new
-                .keys()
-                .any(|k| k.slot == gone.slot && k.key.kid() == gone.key.kid());
-            if !still_there {
-                metrics.forget_verified(gone.slot, gone.key.kid());
+    // Series are named by slot and kid: a kid that keeps its slot (even
+    // with new material) keeps its counter, which the new snapshot holds.
+    for gone in old.into_iter().flat_map(Snapshot::keys) {
+        match new
+            .keys()
+            .find(|k| k.slot == gone.slot && k.key.kid() == gone.key.kid())
+        {
+            None => metrics.key_unloaded(gone.slot, gone.key.kid(), gone.key.alg_name()),
+            Some(stays) if stays.key.alg_name() != gone.key.alg_name() => {
+                metrics.key_info_dropped(gone.slot, gone.key.kid(), gone.key.alg_name());
             }
+            Some(_) => {}
         }
     }
-    metrics.set_key_info(new.keys().map(|k| (k.slot, k.key.kid(), k.key.alg_name())));
+    for key in new.keys() {
+        metrics.key_loaded(key.slot, key.key.kid(), key.key.alg_name());
+    }
 }
 
 impl PreviousUsageReader for Shared {
     fn previous_gauge_values(&self) -> PreviousGaugeValues {
         let snapshot = self.snapshot.load();
-        let Some(usage) = snapshot.previous.as_ref().and_then(|p| p.usage.as_deref()) else {
+        let Some((previous, usage)) = snapshot
+            .previous
+            .as_ref()
+            .and_then(|p| Some((p, p.usage.as_deref()?)))
+        else {
             return PreviousGaugeValues::default();
         };
         PreviousGaugeValues {
+            since: previous.since,
             last_used: usage.last_used().unwrap_or(0),
             tokens_expire: usage.latest_exp().unwrap_or(0),
             live_tokens: usage.live(self.clock.now_unix()).count,

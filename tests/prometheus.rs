@@ -1,0 +1,1078 @@
+//! The operator's kit against a real Prometheus.
+//!
+//! - `promtool` checks `deploy/prometheus/alerts.yml` and runs its unit tests;
+//! - the example server runs on a temporary JWKS, a real Prometheus scrapes
+//!   its `/metrics` every second with the alert rules loaded, and the test
+//!   drives a whole rotation through it: traffic on both keys and bad
+//!   tokens, a refused key file, a rotation written to the file, a forced
+//!   retirement through the admin API;
+//! - then every PromQL expression of `dashboards/jwt-rollover.json` and of
+//!   the alert rules runs through the Prometheus HTTP API, at an instant
+//!   just after the rotation and one just after the retirement, and the
+//!   panels that matter must show data.
+//!
+//! Without `prometheus` and `promtool` on `PATH` both tests say why and pass,
+//! unless `JWT_ROLLOVER_REQUIRE_PROMETHEUS=1` (set by `.ci/run`), which makes
+//! that a failure.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwt_simple::prelude::{Claims, HS256Key, MACLike as _};
+use serde_json::{Value, json};
+
+const REQUIRE_ENV: &str = "JWT_ROLLOVER_REQUIRE_PROMETHEUS";
+const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+const DASHBOARD: &str = "dashboards/jwt-rollover.json";
+const ALERTS: &str = "deploy/prometheus/alerts.yml";
+const ALERT_TESTS: &str = "deploy/prometheus/alerts.test.yml";
+
+const JOB: &str = "jwt-rollover";
+const ADMIN_TOKEN: &str = "prometheus-test-admin-token-0123456789";
+
+/// The keys of the scenario: B is previous at start, A current; the
+/// rotation writes `[C, A]`, which makes A previous and pushes B out.
+const KID_A: &str = "prom-2026-02";
+const KID_B: &str = "prom-2026-01";
+const KID_C: &str = "prom-2026-03";
+const SECRET_A: &[u8] = b"prometheus-test-secret-A-0123456789abcdef";
+const SECRET_B: &[u8] = b"prometheus-test-secret-B-0123456789abcdef";
+const SECRET_C: &[u8] = b"prometheus-test-secret-C-0123456789abcdef";
+/// Signs tokens that name a loaded kid: `bad_signature`.
+const FOREIGN_SECRET: &[u8] = b"prometheus-test-foreign-secret-0123456789";
+
+/// Grafana variables, as substituted here. `$__rate_interval` is Grafana's
+/// floor of four scrape intervals (1 s apart here) with one to spare.
+const RATE_INTERVAL: &str = "5s";
+const INTERVAL: &str = "1s";
+const RANGE: &str = "1m";
+
+/// Dashboard queries that must return data just after the rotation
+/// (panel title or annotation name, refId or "" for annotations).
+const MUST_SHOW_DATA_AFTER_ROTATION: [(&str, &str); 11] = [
+    ("Verifications by slot and kid", "A"),
+    ("Previous-key share of verifications", "A"),
+    ("Previous-key live tokens", "A"),
+    ("Time since the previous key was last used", "A"),
+    ("Time until the previous key's latest token expires", "A"),
+    ("Rejections by reason", "A"),
+    ("Distinct current kids", "A"),
+    ("Keys loaded, per replica", "A"),
+    ("Key reloads, rotations and retirements", "A"),
+    ("Key reloads, rotations and retirements", "B"),
+    ("Key rotations", ""),
+];
+
+// ---------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------
+
+#[test]
+fn alert_rules_pass_promtool_check_and_unit_tests() {
+    if !tools_available() {
+        return;
+    }
+    run_promtool(&["check", "rules", ALERTS]);
+    run_promtool(&["test", "rules", ALERT_TESTS]);
+}
+
+#[test]
+fn dashboard_and_alert_queries_run_on_a_live_rotation() {
+    if !tools_available() {
+        return;
+    }
+    let started = Instant::now();
+    let server_bin = build_example_server();
+    println!("example server built in {:.1?}", started.elapsed());
+
+    let dir = TempDir::new("prometheus");
+    let keys_path = dir.path().join("jwks.json");
+    write_atomically(&keys_path, &jwks(&[(KID_A, SECRET_A), (KID_B, SECRET_B)]));
+    let app = free_addr();
+    let admin = free_addr();
+    let prom = free_addr();
+
+    let server = Proc::spawn(
+        "example server",
+        Command::new(&server_bin).env("NO_COLOR", "1").args([
+            "--keys",
+            path_str(&keys_path),
+            "--listen",
+            &app.to_string(),
+            "--admin-listen",
+            &admin.to_string(),
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--min-age",
+            "2s",
+            "--quiet",
+            "2s",
+            "--poll",
+            "1s",
+        ]),
+        &dir.path().join("server.log"),
+    );
+    let prometheus = start_prometheus(&dir, admin, prom);
+    let procs = [&server, &prometheus];
+    let tokens = Tokens::mint();
+    let client = Client { app };
+
+    wait_until(&procs, "the example server answers /healthz", || {
+        http(app, "GET", "/healthz", &[]).is_ok_and(|r| r.status == 200)
+    });
+    // A live token of B right away: with --min-age 2s --quiet 2s, an unused
+    // B would be retired by the first auto-retire check, before phase 1.
+    client.expect(Some(&tokens.b), Ok(("previous", KID_B)));
+    wait_until(&procs, "Prometheus is ready", || {
+        http(prom, "GET", "/-/ready", &[]).is_ok_and(|r| r.status == 200)
+    });
+    wait_until(&procs, "Prometheus scraped the example server", || {
+        let up = query(prom, &format!("up{{job=\"{JOB}\"}}"), None);
+        results(&up).first().is_some_and(|r| sample(r) > 0.5)
+    });
+    println!("server and Prometheus up after {:.1?}", started.elapsed());
+
+    let (rotated_at, retired_at) = drive_rotation(&client, &tokens, admin, &keys_path, &procs);
+    println!(
+        "rotation and retirement done after {:.1?}",
+        started.elapsed()
+    );
+
+    // Evaluate at two instants, rotation + 3 s and retirement + 3 s, once
+    // Prometheus has scraped past both.
+    let instants = [
+        ("after rotation", rotated_at + 3.0),
+        ("after retirement", retired_at + 3.0),
+    ];
+    wait_until(&procs, "Prometheus scraped past the last instant", || {
+        let at = query(prom, "timestamp(jwt_key_rotations_total)", None);
+        results(&at)
+            .first()
+            .is_some_and(|r| sample(r) >= retired_at + 4.5)
+    });
+
+    let dashboard = load_dashboard();
+    let admin_instance = admin.to_string();
+    let (job_values, instance_values) = variable_values(&dashboard, prom);
+    assert!(
+        job_values.iter().any(|j| j == JOB),
+        "$job offers {job_values:?}"
+    );
+    assert!(
+        instance_values.contains(&admin_instance),
+        "$instance offers {instance_values:?}"
+    );
+
+    let dashboard_queries = dashboard_queries(&dashboard, JOB, &admin_instance);
+    let alert_queries = alert_rule_queries(prom);
+    let mut report = Vec::new();
+    for (label, expr) in dashboard_queries.iter().chain(&alert_queries) {
+        let counts: Vec<(usize, Value)> = instants
+            .iter()
+            .map(|&(_, at)| {
+                let answer = query(prom, expr, Some(at));
+                (results(&answer).len(), answer)
+            })
+            .collect();
+        report.push((label.clone(), expr.clone(), counts));
+    }
+    print_report(&instants, &report);
+
+    check_dashboard_results(&report);
+    check_alert_states(prom);
+    println!("whole test: {:.1?}", started.elapsed());
+}
+
+/// Traffic on both keys and bad tokens, a refused key file, the rotation
+/// `[C, A]` through the file, a forced retirement of A. Returns the unix
+/// times at which the rotation was seen and the retirement answered.
+fn drive_rotation(
+    client: &Client,
+    tokens: &Tokens,
+    admin: SocketAddr,
+    keys_path: &Path,
+    procs: &[&Proc],
+) -> (f64, f64) {
+    // Phase 1: A current, B previous, and every kind of bad token.
+    run_for(Duration::from_secs(3), || {
+        for _ in 0..4 {
+            client.expect(Some(&tokens.a), Ok(("current", KID_A)));
+        }
+        client.expect(Some(&tokens.b), Ok(("previous", KID_B)));
+        client.expect(Some(&tokens.b), Ok(("previous", KID_B)));
+        client.expect(None, Err("missing"));
+        client.expect(Some("abc"), Err("malformed"));
+        client.expect(Some(&tokens.forged_a), Err("bad_signature"));
+        client.expect(Some(&tokens.unknown_kid), Err("unknown_kid"));
+        client.expect(Some(&tokens.expired_a), Err("expired"));
+    });
+
+    // A bad key file is refused; the keys stay.
+    write_atomically(keys_path, b"{\"keys\": []}");
+    wait_until(procs, "the server refused the bad key file", || {
+        server_metric(admin, "jwt_key_reloads_total{result=\"error\"}") >= 1.0
+    });
+    client.expect(Some(&tokens.a), Ok(("current", KID_A)));
+
+    // The rotation: [C, A]. A keeps working throughout, as current then previous.
+    write_atomically(keys_path, &jwks(&[(KID_C, SECRET_C), (KID_A, SECRET_A)]));
+    wait_until(procs, "the server rotated to the new key", || {
+        client.whoami(Some(&tokens.a));
+        server_metric(admin, "jwt_key_rotations_total") >= 1.0
+    });
+    let rotated_at = unix_now();
+
+    // Phase 2: C current, A previous, B retired (it left the file), bad tokens.
+    run_for(Duration::from_secs(4), || {
+        for _ in 0..3 {
+            client.expect(Some(&tokens.c), Ok(("current", KID_C)));
+        }
+        client.expect(Some(&tokens.a), Ok(("previous", KID_A)));
+        client.expect(Some(&tokens.a), Ok(("previous", KID_A)));
+        client.expect(Some(&tokens.b), Err("retired_key"));
+        client.expect(Some(&tokens.forged_a), Err("bad_signature"));
+        client.expect(Some(&tokens.unknown_kid), Err("unknown_kid"));
+    });
+
+    // Retire A now: its tokens live for an hour, so only force does it.
+    let retire = http(
+        admin,
+        "POST",
+        "/admin/keys/previous/retire?force=true",
+        &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+    )
+    .expect("POST /admin/keys/previous/retire");
+    assert_eq!(retire.status, 200, "forced retirement: {}", retire.body);
+    let retired_at = unix_now();
+
+    // Phase 3: A's tokens are refused as retired_key.
+    run_for(Duration::from_secs(3), || {
+        for _ in 0..3 {
+            client.expect(Some(&tokens.c), Ok(("current", KID_C)));
+        }
+        client.expect(Some(&tokens.a), Err("retired_key"));
+    });
+    (rotated_at, retired_at)
+}
+
+// ---------------------------------------------------------------------------
+// Assertions on the results
+// ---------------------------------------------------------------------------
+
+type Report = Vec<(String, String, Vec<(usize, Value)>)>;
+
+fn find<'a>(report: &'a Report, label: &str) -> &'a [(usize, Value)] {
+    report
+        .iter()
+        .find(|(l, ..)| l == label)
+        .map(|(.., counts)| counts.as_slice())
+        .unwrap_or_else(|| panic!("no query labelled {label:?}: was a panel renamed?"))
+}
+
+fn check_dashboard_results(report: &Report) {
+    for (title, ref_id) in MUST_SHOW_DATA_AFTER_ROTATION {
+        let label = dashboard_label(title, ref_id);
+        let (count, answer) = &find(report, &label)[0];
+        assert!(
+            *count > 0,
+            "{label} shows no data after the rotation: {answer}"
+        );
+    }
+
+    let keys = &find(report, &dashboard_label("Keys loaded, per replica", "A"));
+    assert_eq!(
+        key_rows(&keys[0].1),
+        vec![
+            ("current".to_owned(), KID_C.to_owned()),
+            ("previous".to_owned(), KID_A.to_owned())
+        ],
+        "key table after the rotation"
+    );
+    assert_eq!(
+        key_rows(&keys[1].1),
+        vec![("current".to_owned(), KID_C.to_owned())],
+        "key table after the retirement"
+    );
+
+    let distinct = &find(report, &dashboard_label("Distinct current kids", "A"))[0].1;
+    let distinct = sample(&results(distinct)[0]);
+    assert!((distinct - 1.0).abs() < 1e-9, "{distinct} current kids");
+
+    let share = &find(
+        report,
+        &dashboard_label("Previous-key share of verifications", "A"),
+    )[0]
+    .1;
+    let share = sample(&results(share)[0]);
+    assert!(share > 0.0 && share < 100.0, "previous-key share {share}%");
+
+    let reasons = &find(report, &dashboard_label("Rejections by reason", "A"))[0].1;
+    for reason in ["bad_signature", "unknown_kid", "retired_key"] {
+        let rate = results(reasons)
+            .iter()
+            .find(|r| r["metric"]["reason"] == reason)
+            .map_or(0.0, sample);
+        assert!(rate > 0.0, "{reason} rate after the rotation: {reasons}");
+    }
+
+    let retirements = find(report, &dashboard_label("Previous key retirements", ""));
+    assert_eq!(
+        triggers(&retirements[0].1),
+        ["source"],
+        "the rotation pushed B out"
+    );
+    assert_eq!(
+        triggers(&retirements[1].1),
+        ["admin"],
+        "A was retired by the admin API"
+    );
+
+    let retired_too_early = find(report, "alert JwtKeyRetiredTooEarly");
+    assert!(
+        retired_too_early[1].0 > 0,
+        "retired_key rejections must trip JwtKeyRetiredTooEarly: {}",
+        retired_too_early[1].1
+    );
+    for quiet in [
+        "alert JwtReplicasDisagreeOnCurrentKid",
+        "alert JwtPreviousKeyStillInUse",
+    ] {
+        let counts = find(report, quiet);
+        assert!(
+            counts.iter().all(|(n, _)| *n == 0),
+            "{quiet} must not match a single replica whose keys are seconds old"
+        );
+    }
+}
+
+/// `(slot, kid)` rows of the key table, sorted.
+fn key_rows(answer: &Value) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = results(answer)
+        .iter()
+        .map(|r| {
+            let label = |name: &str| r["metric"][name].as_str().unwrap_or_default().to_owned();
+            assert_eq!(label("alg"), "HS256");
+            assert_eq!(label("job"), JOB);
+            (label("slot"), label("kid"))
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn triggers(answer: &Value) -> Vec<String> {
+    results(answer)
+        .iter()
+        .map(|r| {
+            r["metric"]["trigger"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The alerts Prometheus itself evaluated on the scraped data.
+fn check_alert_states(prom: SocketAddr) {
+    let answer = api(prom, "/api/v1/alerts");
+    let states: BTreeMap<String, String> = answer["data"]["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|a| {
+            (
+                a["labels"]["alertname"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                a["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    println!("alerts in Prometheus now: {states:?}");
+    let state = |name: &str| states.get(name).map(String::as_str);
+    assert_eq!(
+        state("JwtKeyRetiredTooEarly"),
+        Some("firing"),
+        "retired_key rejections page at once"
+    );
+    assert_eq!(
+        state("JwtKeyReloadErrors"),
+        Some("pending"),
+        "one refused key file is pending (for: 10m)"
+    );
+    assert_eq!(
+        state("JwtRejectionSpikeAfterRotation"),
+        Some("pending"),
+        "key rejections right after the rotation are pending (for: 2m)"
+    );
+    assert_eq!(state("JwtReplicasDisagreeOnCurrentKid"), None);
+    assert_eq!(state("JwtPreviousKeyStillInUse"), None);
+}
+
+fn print_report(instants: &[(&str, f64)], report: &Report) {
+    let width = report.iter().map(|(l, ..)| l.len()).max().unwrap_or(0);
+    println!();
+    println!(
+        "{:width$}  {:>15}  {:>17}  query",
+        "panel / rule", instants[0].0, instants[1].0
+    );
+    for (label, expr, counts) in report {
+        println!(
+            "{label:width$}  {:>15}  {:>17}  {}",
+            counts[0].0,
+            counts[1].0,
+            expr.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+    }
+    println!("({} queries, all with status success)", report.len());
+    println!();
+}
+
+// ---------------------------------------------------------------------------
+// The dashboard and the rules
+// ---------------------------------------------------------------------------
+
+fn dashboard_label(title: &str, ref_id: &str) -> String {
+    if ref_id.is_empty() {
+        format!("annotation {title}")
+    } else {
+        format!("panel {title} [{ref_id}]")
+    }
+}
+
+fn load_dashboard() -> Value {
+    let text = std::fs::read_to_string(Path::new(MANIFEST_DIR).join(DASHBOARD))
+        .expect("read the dashboard");
+    let dashboard: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    assert_eq!(dashboard["uid"], "jwt-rollover");
+    assert_eq!(dashboard["title"], "jwt-rollover: key rotation");
+    dashboard
+}
+
+/// Every PromQL expression of the dashboard, variables substituted, labelled
+/// by panel title and refId, or by annotation name.
+fn dashboard_queries(dashboard: &Value, job: &str, instance: &str) -> Vec<(String, String)> {
+    let mut queries = Vec::new();
+    let mut panels: Vec<&Value> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .collect();
+    while let Some(panel) = panels.pop() {
+        if let Some(nested) = panel["panels"].as_array() {
+            panels.extend(nested);
+        }
+        let title = panel["title"].as_str().expect("every panel has a title");
+        if panel["type"] != "row" {
+            assert!(
+                panel["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "panel {title:?} has no description"
+            );
+        }
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().expect("every target has an expr");
+            let ref_id = target["refId"].as_str().expect("every target has a refId");
+            queries.push((
+                dashboard_label(title, ref_id),
+                substitute(expr, job, instance),
+            ));
+        }
+    }
+    for annotation in dashboard["annotations"]["list"]
+        .as_array()
+        .expect("annotations")
+    {
+        if let Some(expr) = annotation["expr"].as_str() {
+            let name = annotation["name"].as_str().expect("annotation name");
+            queries.push((dashboard_label(name, ""), substitute(expr, job, instance)));
+        }
+    }
+    queries.sort();
+    assert!(queries.len() >= 10, "only {} queries found", queries.len());
+    queries
+}
+
+/// Substitutes the Grafana variables a query may use; any other `$` is an error.
+fn substitute(expr: &str, job: &str, instance: &str) -> String {
+    let out = expr
+        .replace("$__rate_interval", RATE_INTERVAL)
+        .replace("$__interval", INTERVAL)
+        .replace("$__range", RANGE)
+        .replace("$instance", instance)
+        .replace("$job", job);
+    assert!(
+        !out.contains('$'),
+        "{expr} uses a variable other than $job, $instance, $__rate_interval, $__interval, $__range"
+    );
+    out
+}
+
+/// The values the dashboard's `$job` and `$instance` variables offer, by
+/// running their `label_values(selector, label)` definitions.
+fn variable_values(dashboard: &Value, prom: SocketAddr) -> (Vec<String>, Vec<String>) {
+    let variables = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables");
+    let definition = |name: &str| {
+        let variable = variables
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("no ${name} variable"));
+        assert_eq!(variable["includeAll"], true, "${name} includes All");
+        assert_eq!(variable["multi"], true, "${name} is multi-value");
+        variable["definition"]
+            .as_str()
+            .expect("definition")
+            .to_owned()
+    };
+    let label_values = |definition: &str| -> Vec<String> {
+        let inner = definition
+            .strip_prefix("label_values(")
+            .and_then(|d| d.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("not label_values(..): {definition}"));
+        let (selector, label) = inner.rsplit_once(',').expect("selector, label");
+        let selector = substitute(selector.trim(), JOB, ".*");
+        let path = format!(
+            "/api/v1/label/{}/values?match[]={}",
+            label.trim(),
+            percent_encode(&selector)
+        );
+        api(prom, &path)["data"]
+            .as_array()
+            .expect("label values")
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    (
+        label_values(&definition("job")),
+        label_values(&definition("instance")),
+    )
+}
+
+/// Every rule of alerts.yml as Prometheus loaded it (its own parse of each
+/// `expr`), after checking that all of them loaded and evaluate cleanly.
+fn alert_rule_queries(prom: SocketAddr) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(Path::new(MANIFEST_DIR).join(ALERTS)).expect("alerts.yml");
+    let mut in_file: Vec<String> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- alert:"))
+        .map(|name| name.trim().to_owned())
+        .collect();
+    in_file.sort();
+
+    let answer = api(prom, "/api/v1/rules");
+    let mut loaded = Vec::new();
+    for group in answer["data"]["groups"].as_array().expect("rule groups") {
+        for rule in group["rules"].as_array().expect("rules") {
+            let name = rule["name"].as_str().expect("rule name").to_owned();
+            assert_eq!(rule["health"], "ok", "rule {name}: {rule}");
+            for key in ["summary", "description", "runbook_url"] {
+                assert!(
+                    rule["annotations"][key].is_string(),
+                    "rule {name} has no {key} annotation"
+                );
+            }
+            let runbook = rule["annotations"]["runbook_url"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                runbook.starts_with("docs/rotation.md#"),
+                "rule {name}: runbook_url {runbook}"
+            );
+            let expr = rule["query"].as_str().expect("rule query").to_owned();
+            loaded.push((format!("alert {name}"), expr));
+        }
+    }
+    loaded.sort();
+    let names: Vec<String> = loaded
+        .iter()
+        .map(|(label, _)| label.trim_start_matches("alert ").to_owned())
+        .collect();
+    assert_eq!(names, in_file, "Prometheus loaded every alert of {ALERTS}");
+    loaded
+}
+
+// ---------------------------------------------------------------------------
+// Prometheus
+// ---------------------------------------------------------------------------
+
+fn start_prometheus(dir: &TempDir, target: SocketAddr, listen: SocketAddr) -> Proc {
+    let config = dir.path().join("prometheus.yml");
+    let rules = Path::new(MANIFEST_DIR).join(ALERTS);
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             rule_files:\n  - {rules:?}\n\
+             scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [\"{target}\"]\n",
+            rules = path_str(&rules),
+        ),
+    )
+    .expect("write prometheus.yml");
+    Proc::spawn(
+        "prometheus",
+        Command::new("prometheus").args([
+            format!("--config.file={}", path_str(&config)),
+            format!("--storage.tsdb.path={}", path_str(&dir.path().join("data"))),
+            format!("--web.listen-address={listen}"),
+        ]),
+        &dir.path().join("prometheus.log"),
+    )
+}
+
+/// An instant query; panics unless its status is success.
+fn query(prom: SocketAddr, expr: &str, at: Option<f64>) -> Value {
+    let mut path = format!("/api/v1/query?query={}", percent_encode(expr));
+    if let Some(at) = at {
+        path += &format!("&time={at:.3}");
+    }
+    let answer = api(prom, &path);
+    assert_eq!(answer["status"], "success", "{expr}: {answer}");
+    answer
+}
+
+fn api(prom: SocketAddr, path: &str) -> Value {
+    let response = http(prom, "GET", path, &[]).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    serde_json::from_str(&response.body)
+        .unwrap_or_else(|e| panic!("GET {path}: {e}: {} {}", response.status, response.body))
+}
+
+/// The result list of a query answer (a scalar counts as one result).
+fn results(answer: &Value) -> Vec<Value> {
+    let data = &answer["data"];
+    match data["resultType"].as_str() {
+        Some("vector" | "matrix") => data["result"].as_array().cloned().unwrap_or_default(),
+        Some("scalar" | "string") => vec![json!({"metric": {}, "value": data["result"]})],
+        _ => panic!("unexpected answer {answer}"),
+    }
+}
+
+fn sample(result: &Value) -> f64 {
+    result["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no sample in {result}"))
+}
+
+fn run_promtool(args: &[&str]) {
+    let output = Command::new("promtool")
+        .args(args)
+        .current_dir(MANIFEST_DIR)
+        .output()
+        .expect("run promtool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "promtool {} failed:\n{text}",
+        args.join(" ")
+    );
+    println!("promtool {}: {}", args.join(" "), text.trim());
+}
+
+fn tools_available() -> bool {
+    let missing: Vec<&str> = ["prometheus", "promtool"]
+        .into_iter()
+        .filter(|tool| {
+            !Command::new(tool)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!(
+        "{} not found on PATH; apt-get install prometheus (or put the official release's binaries on PATH)",
+        missing.join(" and ")
+    );
+    assert!(
+        std::env::var(REQUIRE_ENV).as_deref() != Ok("1"),
+        "{REQUIRE_ENV}=1 but {why}"
+    );
+    println!("skipped: {why}; set {REQUIRE_ENV}=1 to make this a failure");
+    false
+}
+
+// ---------------------------------------------------------------------------
+// The example server and its traffic
+// ---------------------------------------------------------------------------
+
+/// `cargo build --example server` with the features this test was built
+/// with, so the library artifact is shared; returns the executable.
+fn build_example_server() -> PathBuf {
+    let mut features = Vec::new();
+    if cfg!(feature = "aws-lc-rs") {
+        features.push("aws-lc-rs");
+    }
+    if cfg!(feature = "rust-crypto") {
+        features.push("rust-crypto");
+    }
+    let manifest = Path::new(MANIFEST_DIR).join("Cargo.toml");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--example", "server"])
+        .arg("--message-format=json-render-diagnostics")
+        .args(["--manifest-path", path_str(&manifest)])
+        .args(["--no-default-features", "--features", &features.join(",")]);
+    if !cfg!(debug_assertions) {
+        cargo.arg("--release");
+    }
+    let output = cargo.output().expect("run cargo");
+    assert!(
+        output.status.success(),
+        "cargo build --example server failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "server")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported no executable for the server example")
+}
+
+fn jwks(keys: &[(&str, &[u8])]) -> Vec<u8> {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|(kid, secret)| {
+            json!({"kty": "oct", "kid": kid, "alg": "HS256", "use": "sig", "k": URL_SAFE_NO_PAD.encode(secret)})
+        })
+        .collect();
+    serde_json::to_vec_pretty(&json!({ "keys": keys })).expect("JSON")
+}
+
+/// The scenario's tokens, all valid for an hour unless named otherwise.
+struct Tokens {
+    a: String,
+    b: String,
+    c: String,
+    /// Names A's kid, signed by another secret: `bad_signature`.
+    forged_a: String,
+    unknown_kid: String,
+    expired_a: String,
+}
+
+impl Tokens {
+    fn mint() -> Self {
+        Self {
+            a: mint(KID_A, SECRET_A, 3600),
+            b: mint(KID_B, SECRET_B, 3600),
+            c: mint(KID_C, SECRET_C, 3600),
+            forged_a: mint(KID_A, FOREIGN_SECRET, 3600),
+            unknown_kid: mint("prom-unknown", SECRET_A, 3600),
+            expired_a: mint(KID_A, SECRET_A, -3600),
+        }
+    }
+}
+
+/// An HS256 token expiring `lifetime` seconds from now (negative: expired).
+fn mint(kid: &str, secret: &[u8], lifetime: i64) -> String {
+    use jwt_simple::prelude::Duration as JwtDuration;
+
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let exp = now.checked_add_signed(lifetime).expect("a valid exp");
+    let mut claims = Claims::create(JwtDuration::from_secs(3600)).with_subject("prometheus-test");
+    claims.expires_at = Some(JwtDuration::from_secs(exp));
+    if lifetime < 0 {
+        claims.issued_at = None;
+        claims.invalid_before = None;
+    }
+    HS256Key::from_bytes(secret)
+        .with_key_id(kid)
+        .authenticate(claims)
+        .expect("mint a token")
+}
+
+/// Replaces the file in one rename, as a deploy tool or Kubernetes would.
+fn write_atomically(path: &Path, content: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, content).expect("write the key file");
+    std::fs::rename(&tmp, path).expect("rename the key file");
+}
+
+struct Client {
+    app: SocketAddr,
+}
+
+impl Client {
+    fn whoami(&self, token: Option<&str>) -> Response {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| ("Authorization", a))
+            .into_iter()
+            .collect();
+        http(self.app, "GET", "/whoami", &headers).expect("GET /whoami")
+    }
+
+    /// `Ok((slot, kid))`: accepted by that key; `Err(reason)`: a 401 naming it.
+    fn expect(&self, token: Option<&str>, expected: Result<(&str, &str), &str>) {
+        let response = self.whoami(token);
+        match expected {
+            Ok((slot, kid)) => {
+                assert_eq!(response.status, 200, "{}", response.body);
+                let body: Value = serde_json::from_str(&response.body).expect("whoami JSON");
+                assert_eq!(
+                    (body["slot"].as_str(), body["kid"].as_str()),
+                    (Some(slot), Some(kid))
+                );
+            }
+            Err(reason) => {
+                assert_eq!(response.status, 401, "expected {reason}: {}", response.body);
+                let challenge = response.header("www-authenticate").unwrap_or_default();
+                if reason != "missing" {
+                    assert!(
+                        challenge.contains(&format!("error_description=\"{reason}:")),
+                        "expected {reason}: {challenge}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// One value of the server's own /metrics, 0 when the series is absent.
+fn server_metric(admin: SocketAddr, series: &str) -> f64 {
+    let Ok(response) = http(admin, "GET", "/metrics", &[]) else {
+        return 0.0;
+    };
+    response
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn run_for(duration: Duration, mut tick: impl FnMut()) {
+    let end = Instant::now() + duration;
+    while Instant::now() < end {
+        tick();
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn wait_until(procs: &[&Proc], what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if done() {
+            return;
+        }
+        for proc in procs {
+            proc.assert_running();
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Plumbing: processes, temporary directory, HTTP/1.1 over TcpStream
+// ---------------------------------------------------------------------------
+
+/// A child process, killed on drop; its log is printed if the test panics.
+struct Proc {
+    name: &'static str,
+    child: std::cell::RefCell<Child>,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(name: &'static str, command: &mut Command, log: &Path) -> Self {
+        let file = std::fs::File::create(log).expect("create a log file");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Self {
+            name,
+            child: std::cell::RefCell::new(child),
+            log: log.to_owned(),
+        }
+    }
+
+    fn assert_running(&self) {
+        if let Ok(Some(status)) = self.child.borrow_mut().try_wait() {
+            panic!("{} exited early ({status})", self.name);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let child = self.child.get_mut();
+        // Already exited is fine: there is nothing left to stop.
+        let _ = child.kill();
+        let _ = child.wait();
+        if thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- last lines of the {} log ---", self.name);
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+/// A directory under Cargo's target tmp dir, removed on drop unless the
+/// test failed (then kept for a look).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{name}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        Self(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("kept {} for inspection", self.0.display());
+        } else {
+            // Best effort: a leftover directory under target/tmp is harmless.
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`, the whole response read.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| invalid("no end of headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body).ok_or_else(|| invalid("bad chunked body"))?;
+    }
+    Ok(Response {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
