@@ -32,7 +32,9 @@ pub enum RejectionReason {
     TooLarge,
     /// The header names a `kid` no loaded key has, or no `kid` where one is required.
     UnknownKid,
-    /// The header names the `kid` of a key that was retired.
+    /// The header names the `kid` of a key that was retired, and the token
+    /// has not expired (an expired one is [`Expired`](Self::Expired)): the
+    /// sign that a key was retired while clients still use it.
     RetiredKey,
     /// No key's signature check passed.
     BadSignature,

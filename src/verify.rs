@@ -187,7 +187,12 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
         return Err(reject(Reason::WrongAlg, "alg none is never accepted"));
     }
 
-    let candidates = choose_keys(snapshot, &header.alg, header.kid.as_deref(), rules)?;
+    let candidates = match choose_keys(snapshot, &header.alg, header.kid.as_deref(), rules) {
+        Err(rejection) if rejection.reason() == Reason::RetiredKey => {
+            return Err(retired_or_expired(payload_b64, rules, now));
+        }
+        chosen => chosen?,
+    };
 
     let (mut payload_stack, mut payload_heap) = ([0_u8; PAYLOAD_STACK_BYTES], Vec::new());
     let payload = decode_b64(payload_b64, &mut payload_stack, &mut payload_heap)
@@ -260,6 +265,34 @@ fn split(token: &str) -> Result<(&str, &str, &str), Rejection> {
         return Err(reject(Reason::Malformed, "a part of the token is empty"));
     }
     Ok((header, payload, signature))
+}
+
+/// A token naming a retired kid: `retired_key` is the alarm "a key was
+/// retired while clients still use it", so an already expired token (which
+/// no key would accept) is `expired` instead. Its `exp` is read without a
+/// signature check, since the key is gone: a forger can only move the token
+/// from one refusal to the other.
+fn retired_or_expired(payload_b64: &str, rules: &Rules, now: u64) -> Rejection {
+    let retired = reject(Reason::RetiredKey, "the key of this kid was retired");
+    let mut stack = [0_u8; PAYLOAD_STACK_BYTES];
+    let mut heap = Vec::new();
+    let Ok(payload) = decode_b64(payload_b64, &mut stack, &mut heap) else {
+        return retired;
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(payload);
+    let exp = RegisteredSeed { required: &[] }
+        .deserialize(&mut deserializer)
+        .ok()
+        .and_then(|registered| registered.exp)
+        .and_then(numeric_date);
+    if exp.is_some_and(|exp| exp < now.saturating_sub(rules.leeway)) {
+        reject(
+            Reason::Expired,
+            "the token has expired (and its key was retired)",
+        )
+    } else {
+        retired
+    }
 }
 
 /// At most two keys to try, in order, without allocating.

@@ -1413,3 +1413,27 @@ async fn paused_spawned_task_retires_once_and_stops_on_drop() {
     assert_eq!(env.ring.previous_kid().as_deref(), Some(NEWER_KID));
     assert_eq!(env.retirements("auto"), 2.0);
 }
+
+/// `retired_key` means "retired while clients still use it": an expired
+/// token of a retired key is `expired`, so the page-worthy alert on
+/// `retired_key` does not fire for clients retrying stale tokens.
+#[tokio::test]
+async fn an_expired_token_of_a_retired_key_is_expired_not_retired_key() {
+    let env = Env::new(policy());
+    env.ring.retire_previous(RetireTrigger::Admin).unwrap();
+    env.retired(&old_token(NOW + 3600)).await;
+
+    let expired_before = env.rejections("expired");
+    let retired_before = env.rejections("retired_key");
+    let reply = send(&env.app, bearer(&old_token(NOW - LEEWAY - 1))).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let challenge = reply.headers[WWW_AUTHENTICATE].to_str().unwrap();
+    assert!(
+        challenge.contains("error_description=\"expired:"),
+        "{challenge}"
+    );
+    assert_eq!(env.rejections("expired"), expired_before + 1.0);
+    assert_eq!(env.rejections("retired_key"), retired_before);
+    // Within the leeway it still names the retirement.
+    env.retired(&old_token(NOW - LEEWAY)).await;
+}
