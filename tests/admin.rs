@@ -3,48 +3,36 @@
 //! JSON, checked and forced retirement, authentication, malformed requests
 //! and concurrent retirements.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+// Each test binary compiles `common` on its own and uses only part of it.
+#[allow(dead_code)]
+mod common;
 
-use axum::body::Body;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use http_body_util::BodyExt as _;
-use jsonwebtoken::{EncodingKey, Header};
+use http::header::WWW_AUTHENTICATE;
+use http::{Method, StatusCode};
 use jwt_rollover::admin::{AdminAuth, AdminAuthError, MIN_ADMIN_TOKEN_BYTES, admin_router};
-use jwt_rollover::{
-    Algorithm, JwtLayer, Key, KeyRing, KeySet, ManualClock, Metrics, RetirePolicy, Verified,
-};
+use jwt_rollover::{JwtLayer, KeyRing, ManualClock};
 use prometheus::Registry;
-use prometheus::proto::MetricType;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
+
+use common::{
+    CHECK_INTERVAL, LEEWAY, MIN_AGE, NEW_KID, NEW_SECRET, NOW, OLD_KID, OLD_SECRET, QUIET, Reply,
+    TestRing, bearer, metric_value, mint, new_and_old_keys, policy, request, send, whoami_router,
+};
 
 // ---------------------------------------------------------------------------
 // Set-up
 // ---------------------------------------------------------------------------
 
-/// The time every ring is built at: the previous key's `since`.
-const NOW: u64 = 1_800_000_000;
-const MIN_AGE: u64 = 3600;
-const QUIET: u64 = 600;
-const CHECK_INTERVAL: u64 = 10;
-/// The layer's default leeway on `exp`.
-const LEEWAY: u64 = 60;
-
 const ADMIN_TOKEN: &str = "a-long-admin-token";
-const NEW_KID: &str = "kid-new";
-const OLD_KID: &str = "kid-old";
-const NEW_SECRET: &[u8] = b"new-secret-new-secret-new-secret-!!";
-const OLD_SECRET: &[u8] = b"old-secret-old-secret-old-secret-!!";
 
 const KEYS: &str = "/admin/keys";
 const RETIRE: &str = "/admin/keys/previous/retire";
 const ADMIN_CHALLENGE: &str = "Bearer realm=\"jwt-rollover admin\"";
+/// No `Authorization` header at all.
+const NO_AUTHORIZATION: [&str; 0] = [];
 
 struct Env {
     registry: Registry,
@@ -64,26 +52,13 @@ impl Env {
     }
 
     fn with_auth(auth: AdminAuth) -> Self {
-        let registry = Registry::new();
-        let clock = ManualClock::new(NOW);
-        let keys = KeySet::new(
-            Key::hmac(Some(NEW_KID), Algorithm::HS256, NEW_SECRET).unwrap(),
-            Some(Key::hmac(Some(OLD_KID), Algorithm::HS256, OLD_SECRET).unwrap()),
-        )
-        .unwrap();
-        let ring = KeyRing::builder(keys, Metrics::new(&registry).unwrap())
-            .with_clock(clock.clone())
-            .with_policy(
-                RetirePolicy::default()
-                    .with_min_age(Duration::from_secs(MIN_AGE))
-                    .with_quiet(Duration::from_secs(QUIET))
-                    .with_check_interval(Duration::from_secs(CHECK_INTERVAL)),
-            )
-            .build();
+        let TestRing {
+            registry,
+            clock,
+            ring,
+        } = TestRing::new(new_and_old_keys(), policy());
         let admin = Router::new().nest("/admin", admin_router(ring.clone(), auth));
-        let app = Router::new()
-            .route("/whoami", get(whoami))
-            .layer(JwtLayer::<Value>::new(ring.clone()));
+        let app = whoami_router(JwtLayer::<Value>::new(ring.clone()));
         Self {
             registry,
             ring,
@@ -95,8 +70,8 @@ impl Env {
 
     /// Sends an admin request with the admin token.
     async fn admin(&self, method: Method, uri: &str) -> Reply {
-        let request = admin_request(method, uri, &[&format!("Bearer {ADMIN_TOKEN}")]);
-        send(&self.admin, request).await
+        let authorization = [format!("Bearer {ADMIN_TOKEN}")];
+        send(&self.admin, request(method, uri, &authorization)).await
     }
 
     async fn status(&self) -> Value {
@@ -107,12 +82,7 @@ impl Env {
 
     /// Uses `token` on the application route; asserts it was accepted.
     async fn use_token(&self, token: &str) {
-        let mut request = Request::get("/whoami").body(Body::empty()).unwrap();
-        request.headers_mut().insert(
-            AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
-        );
-        let reply = send(&self.app, request).await;
+        let reply = send(&self.app, bearer(token)).await;
         assert_eq!(
             reply.status,
             StatusCode::OK,
@@ -122,12 +92,11 @@ impl Env {
     }
 
     fn retirements(&self, trigger: &str) -> f64 {
-        metric(
+        metric_value(
             &self.registry,
             "jwt_key_retirements_total",
             &[("trigger", trigger)],
         )
-        .unwrap()
     }
 
     /// Asserts the previous key is still there and nothing was retired.
@@ -144,92 +113,6 @@ impl Env {
     }
 }
 
-async fn whoami(_: Verified<Value>) -> Json<Value> {
-    Json(json!({}))
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        assert_eq!(
-            self.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
-            Some(b"application/json".as_slice()),
-            "content type of {}",
-            self.text()
-        );
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes().to_vec();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
-}
-
-/// A request with one `Authorization` header per value, taken as given.
-fn admin_request(method: Method, uri: &str, authorization: &[&str]) -> Request<Body> {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::empty())
-        .unwrap();
-    for value in authorization {
-        request
-            .headers_mut()
-            .append(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-    }
-    request
-}
-
-/// An HS256 token by jsonwebtoken.
-fn mint(secret: &[u8], kid: &str, claims: &Value) -> String {
-    let header = Header {
-        kid: Some(kid.to_owned()),
-        ..Header::new(Algorithm::HS256)
-    };
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
-}
-
-fn metric(registry: &Registry, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let wanted: BTreeMap<String, String> = labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    for family in registry.gather().iter().filter(|f| f.name() == name) {
-        for metric in family.get_metric() {
-            let labels: BTreeMap<String, String> = metric
-                .get_label()
-                .iter()
-                .map(|pair| (pair.name().to_owned(), pair.value().to_owned()))
-                .collect();
-            if labels == wanted {
-                return Some(match family.get_field_type() {
-                    MetricType::COUNTER => metric.get_counter().get_value(),
-                    MetricType::GAUGE => metric.get_gauge().get_value(),
-                    other => panic!("{name} is a {other:?}"),
-                });
-            }
-        }
-    }
-    None
-}
-
 /// Uses the previous key at `NOW + 100` with a token expiring at
 /// `NOW + 7200`, and the current key once, then sets the clock to
 /// `NOW + 160`: every blocker holds.
@@ -237,13 +120,13 @@ async fn blocked(env: &Env) {
     env.clock.set(NOW + 100);
     env.use_token(&mint(
         OLD_SECRET,
-        OLD_KID,
+        Some(OLD_KID),
         &json!({"sub": "alice", "exp": NOW + 7200}),
     ))
     .await;
     env.use_token(&mint(
         NEW_SECRET,
-        NEW_KID,
+        Some(NEW_KID),
         &json!({"sub": "bob", "exp": NOW + 7200}),
     ))
     .await;
@@ -554,7 +437,7 @@ async fn wrong_or_missing_credentials_are_refused() {
     env.clock.set(NOW + MIN_AGE);
     let app_jwt = mint(
         NEW_SECRET,
-        NEW_KID,
+        Some(NEW_KID),
         &json!({"sub": "alice", "exp": NOW + 7200}),
     );
     let right = format!("Bearer {ADMIN_TOKEN}");
@@ -604,7 +487,7 @@ async fn wrong_or_missing_credentials_are_refused() {
             (Method::POST, format!("{RETIRE}?force=maybe")),
             (Method::POST, "/admin/keys/reload".to_owned()),
         ] {
-            let reply = send(&env.admin, admin_request(method.clone(), &uri, &values)).await;
+            let reply = send(&env.admin, request(method.clone(), &uri, &values)).await;
             assert_unauthorized(&reply, &format!("{name}: {method} {uri}"));
         }
     }
@@ -612,13 +495,13 @@ async fn wrong_or_missing_credentials_are_refused() {
 
     // The right token, in the usual and in the lowercase scheme.
     for value in [right.clone(), format!("bearer {ADMIN_TOKEN}")] {
-        let reply = send(&env.admin, admin_request(Method::GET, KEYS, &[&value])).await;
+        let reply = send(&env.admin, request(Method::GET, KEYS, &[&value])).await;
         assert_eq!(reply.status, StatusCode::OK, "{value}: {}", reply.text());
         assert!(reply.headers.get(WWW_AUTHENTICATE).is_none());
     }
     let reply = send(
         &env.admin,
-        admin_request(Method::POST, RETIRE, &[&format!("bearer {ADMIN_TOKEN}")]),
+        request(Method::POST, RETIRE, &[&format!("bearer {ADMIN_TOKEN}")]),
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
@@ -648,19 +531,23 @@ fn admin_tokens_shorter_than_16_bytes_are_refused() {
 #[tokio::test]
 async fn insecure_no_auth_needs_no_credentials() {
     let env = Env::with_auth(AdminAuth::insecure_no_auth());
-    let reply = send(&env.admin, admin_request(Method::GET, KEYS, &[])).await;
+    let reply = send(&env.admin, request(Method::GET, KEYS, &NO_AUTHORIZATION)).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["previous"]["kid"], OLD_KID);
     // Whatever credential comes along is ignored.
     let reply = send(
         &env.admin,
-        admin_request(Method::GET, KEYS, &["Basic Zm9vOmJhcg=="]),
+        request(Method::GET, KEYS, &["Basic Zm9vOmJhcg=="]),
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK);
     let reply = send(
         &env.admin,
-        admin_request(Method::POST, &format!("{RETIRE}?force=true"), &[]),
+        request(
+            Method::POST,
+            &format!("{RETIRE}?force=true"),
+            &NO_AUTHORIZATION,
+        ),
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
@@ -758,12 +645,12 @@ async fn concurrent_retire_requests_retire_once() {
     for round in 0..50 {
         let env = Env::new();
         env.clock.set(NOW + MIN_AGE);
-        let request = || {
+        let retire = || {
             let admin = env.admin.clone();
-            let request = admin_request(Method::POST, RETIRE, &[&format!("Bearer {ADMIN_TOKEN}")]);
-            tokio::spawn(async move { send(&admin, request).await })
+            let post = request(Method::POST, RETIRE, &[format!("Bearer {ADMIN_TOKEN}")]);
+            tokio::spawn(async move { send(&admin, post).await })
         };
-        let (a, b) = tokio::join!(request(), request());
+        let (a, b) = tokio::join!(retire(), retire());
         let mut statuses = [a.unwrap().status, b.unwrap().status];
         statuses.sort();
         assert_eq!(
@@ -787,7 +674,7 @@ async fn admin_bearer_scheme_is_case_insensitive() {
     let env = Env::new();
     for scheme in ["BEARER", "bEaReR", "BeArEr"] {
         let value = format!("{scheme} {ADMIN_TOKEN}");
-        let reply = send(&env.admin, admin_request(Method::GET, KEYS, &[&value])).await;
+        let reply = send(&env.admin, request(Method::GET, KEYS, &[&value])).await;
         assert_eq!(reply.status, StatusCode::OK, "{value}: {}", reply.text());
     }
 }

@@ -3,15 +3,19 @@
 //! previous-key tracking), and must never outlive the token or the ring
 //! state it was verified under.
 
-use jsonwebtoken::{EncodingKey, Header};
+// Each test binary compiles `common` on its own and uses only part of it.
+#[allow(dead_code)]
+mod common;
+
 use jwt_rollover::{
-    Algorithm, JwtLayer, Key, KeyRing, KeySet, ManualClock, Metrics, RejectionReason,
-    RetireTrigger, TokenCacheConfig, Verifier,
+    JwtLayer, KeyRing, KeySet, ManualClock, RejectionReason, RetirePolicy, RetireTrigger,
+    TokenCacheConfig, Verifier,
 };
 use prometheus::Registry;
 use serde_json::{Value, json};
 
-const NOW: u64 = 1_800_000_000;
+use common::{NOW, TestRing, hmac, metric, mint};
+
 const NEW: (&str, &[u8]) = ("kid-new", b"new-secret-new-secret-new-secret!");
 const OLD: (&str, &[u8]) = ("kid-old", b"old-secret-old-secret-old-secret!");
 
@@ -24,16 +28,12 @@ struct Env {
 
 impl Env {
     fn new(cache: Option<TokenCacheConfig>) -> Self {
-        let registry = Registry::new();
-        let clock = ManualClock::new(NOW);
-        let key =
-            |(kid, secret): (&str, &[u8])| Key::hmac(Some(kid), Algorithm::HS256, secret).unwrap();
-        let ring = KeyRing::builder(
-            KeySet::new(key(NEW), Some(key(OLD))).unwrap(),
-            Metrics::new(&registry).unwrap(),
-        )
-        .with_clock(clock.clone())
-        .build();
+        let keys = KeySet::new(hmac(NEW.0, NEW.1), Some(hmac(OLD.0, OLD.1))).unwrap();
+        let TestRing {
+            registry,
+            clock,
+            ring,
+        } = TestRing::new(keys, RetirePolicy::default());
         let mut layer = JwtLayer::<Value>::new(ring.clone());
         if let Some(cache) = cache {
             layer = layer.with_token_cache(cache);
@@ -46,23 +46,9 @@ impl Env {
         }
     }
 
+    /// The value of the series, 0 when there is none.
     fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.registry
-            .gather()
-            .iter()
-            .filter(|family| family.name() == name)
-            .flat_map(|family| family.get_metric())
-            .find(|metric| {
-                labels.iter().all(|(name, value)| {
-                    metric
-                        .get_label()
-                        .iter()
-                        .any(|label| label.name() == *name && label.value() == *value)
-                })
-            })
-            .map_or(0.0, |metric| {
-                metric.get_counter().get_value() + metric.get_gauge().get_value()
-            })
+        metric(&self.registry, name, labels).unwrap_or(0.0)
     }
 
     fn hits(&self) -> f64 {
@@ -75,9 +61,7 @@ impl Env {
 }
 
 fn token((kid, secret): (&str, &[u8]), claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::HS256);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
+    mint(secret, Some(kid), claims)
 }
 
 #[test]
@@ -168,12 +152,7 @@ fn any_ring_change_invalidates_and_the_slot_follows_the_key() {
         env.verifier.verify(&new).unwrap().key.slot.as_str(),
         "current"
     );
-    let newer = Key::hmac(
-        Some("kid-newer"),
-        Algorithm::HS256,
-        b"newer-secret-newer-secret-newer!!",
-    )
-    .unwrap();
+    let newer = hmac("kid-newer", b"newer-secret-newer-secret-newer!!");
     env.ring.rotate(newer).unwrap();
     // Cached as current; after the rotation the same token is previous.
     assert_eq!(

@@ -7,17 +7,19 @@
 //! test binary and shared, since RSA key generation dominates the run time
 //! in debug builds.
 
+// Each test binary compiles `common` on its own and uses only part of it.
+#[allow(dead_code)]
+mod common;
+
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::body::Body;
+use axum::Router;
 use axum::routing::get;
-use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
-use jwt_rollover::{JwtLayer, KeyRing, KeySet, Metrics, Verified};
+use http::{StatusCode, header};
+use jwt_rollover::{JwtLayer, KeyRing, KeySet, Metrics};
 use jwt_simple::prelude::{
     Claims, Duration, ECDSAP256KeyPairLike as _, ECDSAP256PublicKeyLike as _,
     ECDSAP384KeyPairLike as _, ECDSAP384PublicKeyLike as _, ES256KeyPair, ES384KeyPair,
@@ -28,7 +30,8 @@ use jwt_simple::prelude::{
 use prometheus::Registry;
 use rand::Rng as _;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
+
+use common::{b64, bearer, metric, metric_value, send, unix_now, whoami_with_claims};
 
 /// Every algorithm the crate supports, in the order the tests walk them.
 const ALGORITHMS: [&str; 12] = [
@@ -83,10 +86,6 @@ fn custom_claims(alg: &str) -> Value {
         "scopes": ["read", "write"],
         "n": 42,
     })
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn random_bytes(len: usize) -> Vec<u8> {
@@ -184,6 +183,19 @@ fn test_key(alg: &'static str, index: usize) -> TestKey {
             rsa(alg, components.n, components.e, signer!(pair.clone(), sign))
         }};
     }
+    macro_rules! ec_key {
+        ($pair:ty, $crv:literal) => {{
+            let pair = <$pair>::generate();
+            let point = pair.public_key().public_key().to_bytes_uncompressed();
+            let private = pair.to_bytes();
+            ec(
+                alg,
+                $crv,
+                &point,
+                signer!(<$pair>::from_bytes(&private).unwrap(), sign),
+            )
+        }};
+    }
 
     match alg {
         // RFC 7518 section 3.2: a secret at least as long as the hash output.
@@ -196,28 +208,8 @@ fn test_key(alg: &'static str, index: usize) -> TestKey {
         "PS256" => rsa_key!(PS256KeyPair),
         "PS384" => rsa_key!(PS384KeyPair),
         "PS512" => rsa_key!(PS512KeyPair),
-        "ES256" => {
-            let pair = ES256KeyPair::generate();
-            let point = pair.public_key().public_key().to_bytes_uncompressed();
-            let private = pair.to_bytes();
-            ec(
-                alg,
-                "P-256",
-                &point,
-                signer!(ES256KeyPair::from_bytes(&private).unwrap(), sign),
-            )
-        }
-        "ES384" => {
-            let pair = ES384KeyPair::generate();
-            let point = pair.public_key().public_key().to_bytes_uncompressed();
-            let private = pair.to_bytes();
-            ec(
-                alg,
-                "P-384",
-                &point,
-                signer!(ES384KeyPair::from_bytes(&private).unwrap(), sign),
-            )
-        }
+        "ES256" => ec_key!(ES256KeyPair, "P-256"),
+        "ES384" => ec_key!(ES384KeyPair, "P-384"),
         "EdDSA" => {
             let pair = Ed25519KeyPair::generate();
             let x = pair.public_key().to_bytes();
@@ -239,14 +231,6 @@ fn test_key(alg: &'static str, index: usize) -> TestKey {
 // ---------------------------------------------------------------------------
 // The server under test
 // ---------------------------------------------------------------------------
-
-async fn whoami(token: Verified<Value>) -> Json<Value> {
-    Json(json!({
-        "claims": token.claims,
-        "kid": token.key.kid,
-        "slot": token.key.slot,
-    }))
-}
 
 /// A `/whoami` router behind `JwtLayer`, over a ring loaded from a JWKS.
 struct Server {
@@ -277,64 +261,38 @@ impl Server {
         let registry = Registry::new();
         let ring = KeyRing::new(keys, Metrics::new(&registry).expect("metrics register"));
         let app = Router::new()
-            .route("/whoami", get(whoami))
+            .route("/whoami", get(whoami_with_claims))
             .layer(configure(JwtLayer::<Value>::new(ring)));
         Self { app, registry }
     }
 
     async fn whoami(&self, token: &str) -> Reply {
-        let request = Request::get("/whoami")
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let www_authenticate = response
-            .headers()
+        let reply = send(&self.app, bearer(token)).await;
+        let www_authenticate = reply
+            .headers
             .get(header::WWW_AUTHENTICATE)
             .map(|value| value.to_str().unwrap().to_owned());
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
+        let body = if reply.body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&reply.body).unwrap_or_else(|_| Value::String(reply.text()))
         };
         Reply {
-            status,
+            status: reply.status,
             www_authenticate,
             body,
         }
     }
 
-    /// The value of the counter `name` whose labels include `labels`; 0
-    /// when there is no such series.
+    /// The value of the counter `name` with these labels; 0 when there is
+    /// no such series.
     fn counter(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.registry
-            .gather()
-            .iter()
-            .filter(|family| family.name() == name)
-            .flat_map(|family| family.get_metric())
-            .filter(|metric| {
-                labels.iter().all(|(name, value)| {
-                    metric
-                        .get_label()
-                        .iter()
-                        .any(|pair| pair.name() == *name && pair.value() == *value)
-                })
-            })
-            .map(|metric| metric.get_counter().get_value())
-            .sum()
+        metric(&self.registry, name, labels).unwrap_or(0.0)
     }
 
     /// The value of the unlabelled gauge `name`.
     fn gauge(&self, name: &str) -> f64 {
-        let families = self.registry.gather();
-        let family = families
-            .iter()
-            .find(|family| family.name() == name)
-            .unwrap_or_else(|| panic!("no metric {name}"));
-        family.get_metric()[0].get_gauge().get_value()
+        metric_value(&self.registry, name, &[])
     }
 
     fn verifications(&self, slot: &str, kid: &str) -> f64 {
@@ -384,32 +342,30 @@ fn assert_rejected(what: &str, reply: &Reply, reason: &str) {
 // Tests
 // ---------------------------------------------------------------------------
 
-#[tokio::test]
-async fn jwt_simple_tokens_with_kid_verify_for_every_algorithm() {
+/// For every algorithm: one key in the JWKS, with a kid; a token of it,
+/// naming that kid when `with_kid`, is accepted by the current key.
+async fn assert_every_algorithm_verifies(with_kid: bool) {
     for alg in ALGORITHMS {
         let key = test_key(alg, 0);
         let kid = format!("{alg}-2026-11");
         let server = Server::new(&[key.jwk(Some(&kid))]);
 
-        let reply = server.whoami(&key.mint(Some(&kid))).await;
+        let reply = server.whoami(&key.mint(with_kid.then_some(&kid))).await;
 
-        assert_accepted(&format!("{alg} with kid"), alg, &reply, &kid, "current");
+        let what = if with_kid { "with kid" } else { "without kid" };
+        assert_accepted(&format!("{alg} {what}"), alg, &reply, &kid, "current");
         assert_eq!(server.verifications("current", &kid), 1.0, "{alg}");
     }
 }
 
 #[tokio::test]
+async fn jwt_simple_tokens_with_kid_verify_for_every_algorithm() {
+    assert_every_algorithm_verifies(true).await;
+}
+
+#[tokio::test]
 async fn jwt_simple_tokens_without_kid_verify_for_every_algorithm() {
-    for alg in ALGORITHMS {
-        let key = test_key(alg, 0);
-        let kid = format!("{alg}-2026-11");
-        let server = Server::new(&[key.jwk(Some(&kid))]);
-
-        let reply = server.whoami(&key.mint(None)).await;
-
-        assert_accepted(&format!("{alg} without kid"), alg, &reply, &kid, "current");
-        assert_eq!(server.verifications("current", &kid), 1.0, "{alg}");
-    }
+    assert_every_algorithm_verifies(false).await;
 }
 
 #[tokio::test]
@@ -576,14 +532,6 @@ async fn jwt_simple_token_of_another_algorithm_for_a_pinned_kid_is_wrong_alg() {
         assert_eq!(server.rejections("wrong_alg"), 1.0, "{what}");
         assert_eq!(server.verifications("current", &kid), 0.0, "{what}");
     }
-}
-
-/// Unix time now, in seconds.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[tokio::test]

@@ -2,40 +2,38 @@
 //! with `tower::ServiceExt::oneshot`, checking status, `WWW-Authenticate`
 //! and the Prometheus metrics of every outcome.
 
+// Each test binary compiles `common` on its own and uses only part of it.
+#[allow(dead_code)]
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::header::{AUTHORIZATION, COOKIE, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
-use http_body_util::BodyExt as _;
-use jsonwebtoken::{EncodingKey, Header};
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use jsonwebtoken::EncodingKey;
 use jwt_rollover::{
-    Algorithm, JwtLayer, Key, KeyRing, KeySet, ManualClock, Metrics, RetireTrigger, TokenSource,
-    Verified,
+    Algorithm, JwtLayer, Key, KeyRing, KeySet, ManualClock, RetirePolicy, RetireTrigger,
+    TokenSource, Verified,
 };
 use prometheus::Registry;
-use prometheus::proto::MetricType;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
+
+use common::{
+    NEW_KID, NEW_SECRET, NOW, OLD_KID, OLD_SECRET, TestRing, b64, bearer, hmac, info, key_info,
+    metric, metric_value, mint, mint_alg, new_and_old_keys, request, send, series,
+    whoami_with_claims,
+};
 
 // ---------------------------------------------------------------------------
 // Set-up
 // ---------------------------------------------------------------------------
 
-/// The fixed "now" of every ring, so expiry is deterministic.
-const NOW: u64 = 1_800_000_000;
-
-const NEW_KID: &str = "kid-new";
-const OLD_KID: &str = "kid-old";
-const NEW_SECRET: &[u8] = b"new-secret-new-secret-new-secret-!!";
-const OLD_SECRET: &[u8] = b"old-secret-old-secret-old-secret-!!";
 /// A secret no key in any ring has.
 const OTHER_SECRET: &[u8] = b"other-secret-other-secret-other-!!";
 
@@ -62,15 +60,11 @@ struct Env {
 impl Env {
     /// current = `kid-new`, previous = `kid-old`, both HS256, clock at `NOW`.
     fn new() -> Self {
-        let registry = Registry::new();
-        let current = Key::hmac(Some(NEW_KID), Algorithm::HS256, NEW_SECRET).unwrap();
-        let previous = Key::hmac(Some(OLD_KID), Algorithm::HS256, OLD_SECRET).unwrap();
-        let clock = ManualClock::new(NOW);
-        let ring = KeyRing::with_clock(
-            KeySet::new(current, Some(previous)).unwrap(),
-            Metrics::new(&registry).unwrap(),
-            clock.clone(),
-        );
+        let TestRing {
+            registry,
+            clock,
+            ring,
+        } = TestRing::new(new_and_old_keys(), RetirePolicy::default());
         Self {
             registry,
             ring,
@@ -91,24 +85,22 @@ impl Env {
         REASONS
             .iter()
             .map(|reason| {
-                let value = metric(
+                let value = metric_value(
                     &self.registry,
                     "jwt_rejections_total",
                     &[("reason", reason)],
-                )
-                .unwrap_or_else(|| panic!("no jwt_rejections_total{{reason={reason:?}}}"));
+                );
                 (*reason, value)
             })
             .collect()
     }
 
     fn verifications(&self, slot: &str, kid: &str) -> f64 {
-        metric(
+        metric_value(
             &self.registry,
             "jwt_verifications_total",
             &[("slot", slot), ("kid", kid)],
         )
-        .unwrap_or_else(|| panic!("no jwt_verifications_total{{slot={slot:?},kid={kid:?}}}"))
     }
 
     /// Sum of every `jwt_verifications_total` series.
@@ -120,7 +112,7 @@ impl Env {
     }
 
     fn gauge(&self, name: &str) -> f64 {
-        metric(&self.registry, name, &[]).unwrap_or_else(|| panic!("no {name}"))
+        metric_value(&self.registry, name, &[])
     }
 
     /// Sends `request`, asserts a `401` counted under `reason` (and no other
@@ -205,14 +197,6 @@ impl Env {
     }
 }
 
-async fn whoami(token: Verified<Value>) -> Json<Value> {
-    Json(json!({
-        "claims": token.claims,
-        "kid": token.key.kid.to_string(),
-        "slot": token.key.slot,
-    }))
-}
-
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -226,26 +210,9 @@ async fn maybe(token: Option<Verified<Value>>) -> String {
 
 fn router(layer: JwtLayer<Value>) -> Router {
     Router::new()
-        .route("/whoami", get(whoami))
+        .route("/whoami", get(whoami_with_claims))
         .route("/healthz", get(healthz))
         .layer(layer)
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes().to_vec();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
 }
 
 fn get_request(path: &str) -> Request<Body> {
@@ -255,16 +222,16 @@ fn get_request(path: &str) -> Request<Body> {
 /// `GET path` with `Authorization: <value>`, the value taken as given
 /// (bytes, so that non-ASCII and odd whitespace survive).
 fn with_authorization(path: &str, value: &[u8]) -> Request<Body> {
-    let mut request = get_request(path);
-    request.headers_mut().insert(
-        AUTHORIZATION,
-        HeaderValue::from_bytes(value).expect("valid header value"),
-    );
-    request
+    request(Method::GET, path, &[value])
 }
 
-fn bearer(token: &str) -> Request<Body> {
-    with_authorization("/whoami", format!("Bearer {token}").as_bytes())
+/// `GET /whoami` with the header `name: value`.
+fn with_header(name: HeaderName, value: &str) -> Request<Body> {
+    let mut request = get_request("/whoami");
+    request
+        .headers_mut()
+        .insert(name, HeaderValue::from_str(value).unwrap());
+    request
 }
 
 // ---------------------------------------------------------------------------
@@ -273,23 +240,6 @@ fn bearer(token: &str) -> Request<Body> {
 
 fn claims() -> Value {
     json!({"sub": "alice", "exp": NOW + 3600})
-}
-
-/// An HS256 token by jsonwebtoken.
-fn mint(secret: &[u8], kid: Option<&str>, claims: &Value) -> String {
-    mint_alg(Algorithm::HS256, secret, kid, claims)
-}
-
-fn mint_alg(alg: Algorithm, secret: &[u8], kid: Option<&str>, claims: &Value) -> String {
-    let header = Header {
-        kid: kid.map(str::to_owned),
-        ..Header::new(alg)
-    };
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A token from raw header and payload JSON text, HS256-signed with `secret`
@@ -308,63 +258,6 @@ fn raw_token(header: &str, payload: &str, secret: &[u8]) -> String {
 /// A correctly signed `kid-new` token with these raw claims.
 fn raw_claims(payload: &str) -> String {
     raw_token(r#"{"alg":"HS256","kid":"kid-new"}"#, payload, NEW_SECRET)
-}
-
-// ---------------------------------------------------------------------------
-// Metrics
-// ---------------------------------------------------------------------------
-
-/// Every series of the metric `name`: its labels and value (counter or gauge).
-fn series(registry: &Registry, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-    let mut found = Vec::new();
-    for family in registry.gather().iter().filter(|f| f.name() == name) {
-        for metric in family.get_metric() {
-            let labels = metric
-                .get_label()
-                .iter()
-                .map(|pair| (pair.name().to_owned(), pair.value().to_owned()))
-                .collect();
-            let value = match family.get_field_type() {
-                MetricType::COUNTER => metric.get_counter().get_value(),
-                MetricType::GAUGE => metric.get_gauge().get_value(),
-                other => panic!("{name} is a {other:?}, not a counter or gauge"),
-            };
-            found.push((labels, value));
-        }
-    }
-    found
-}
-
-/// The value of the series of `name` with exactly these labels, if there is one.
-fn metric(registry: &Registry, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let wanted: BTreeMap<String, String> = labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    series(registry, name)
-        .into_iter()
-        .find(|(labels, _)| *labels == wanted)
-        .map(|(_, value)| value)
-}
-
-/// The `(slot, kid, alg)` of every `jwt_key_info` series, each asserted to be 1.
-fn key_info(registry: &Registry) -> BTreeSet<(String, String, String)> {
-    series(registry, "jwt_key_info")
-        .into_iter()
-        .map(|(labels, value)| {
-            assert_eq!(value, 1.0, "jwt_key_info{labels:?}");
-            assert_eq!(labels.len(), 3, "jwt_key_info labels {labels:?}");
-            (
-                labels["slot"].clone(),
-                labels["kid"].clone(),
-                labels["alg"].clone(),
-            )
-        })
-        .collect()
-}
-
-fn info(slot: &str, kid: &str) -> (String, String, String) {
-    (slot.to_owned(), kid.to_owned(), "HS256".to_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -909,13 +802,8 @@ async fn bad_input_is_always_a_401_with_a_reason() {
     ];
     for (name, values, reason) in &requests {
         eprintln!("case {name:?}");
-        let mut request = get_request("/whoami");
-        for value in values {
-            request
-                .headers_mut()
-                .append(AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
-        }
-        env.assert_rejected(&app, request, reason).await;
+        env.assert_rejected(&app, request(Method::GET, "/whoami", values), reason)
+            .await;
     }
 
     // A valid token, presented wrongly.
@@ -946,13 +834,8 @@ async fn bad_input_is_always_a_401_with_a_reason() {
     ];
     for (name, values, reason) in &presented {
         eprintln!("case {name:?}");
-        let mut request = get_request("/whoami");
-        for value in values {
-            request
-                .headers_mut()
-                .append(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-        }
-        env.assert_rejected(&app, request, reason).await;
+        env.assert_rejected(&app, request(Method::GET, "/whoami", values), reason)
+            .await;
     }
 }
 
@@ -1118,9 +1001,7 @@ async fn key_info_and_rotation() {
 
     const NEWEST_KID: &str = "kid-newest";
     const NEWEST_SECRET: &[u8] = b"newest-secret-newest-secret-newest!";
-    env.ring
-        .rotate(Key::hmac(Some(NEWEST_KID), Algorithm::HS256, NEWEST_SECRET).unwrap())
-        .unwrap();
+    env.ring.rotate(hmac(NEWEST_KID, NEWEST_SECRET)).unwrap();
     assert_eq!(env.ring.current_kid(), NEWEST_KID);
     assert_eq!(env.ring.previous_kid().as_deref(), Some(NEW_KID));
     assert_eq!(
@@ -1236,18 +1117,11 @@ async fn custom_header_token_sources() {
             .with_token_source(TokenSource::header(x_jwt.clone())),
     );
 
-    let mut request = get_request("/whoami");
-    request
-        .headers_mut()
-        .insert(x_jwt.clone(), HeaderValue::from_str(&token).unwrap());
-    env.assert_accepted(&raw, request).await;
+    env.assert_accepted(&raw, with_header(x_jwt.clone(), &token))
+        .await;
 
     env.assert_rejected(&raw, bearer(&token), "missing").await;
-    let mut request = get_request("/whoami");
-    request.headers_mut().insert(
-        x_jwt.clone(),
-        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
-    );
+    let request = with_header(x_jwt.clone(), &format!("Bearer {token}"));
     env.assert_rejected(&raw, request, "malformed").await;
 
     let forwarded = HeaderName::from_static("x-forwarded-authorization");
@@ -1255,11 +1129,7 @@ async fn custom_header_token_sources() {
         env.layer()
             .with_token_source(TokenSource::bearer_header(forwarded.clone())),
     );
-    let mut request = get_request("/whoami");
-    request.headers_mut().insert(
-        forwarded.clone(),
-        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
-    );
+    let request = with_header(forwarded.clone(), &format!("Bearer {token}"));
     env.assert_accepted(&proxied, request).await;
     env.assert_rejected(&proxied, bearer(&token), "missing")
         .await;
@@ -1273,7 +1143,7 @@ async fn custom_header_token_sources() {
 async fn verified_without_the_layer_is_a_500_and_option_is_none() {
     let env = Env::new();
     let unlayered: Router = Router::new()
-        .route("/whoami", get(whoami))
+        .route("/whoami", get(whoami_with_claims))
         .route("/maybe", get(maybe));
     let token = mint(NEW_SECRET, Some(NEW_KID), &claims());
 
@@ -1376,19 +1246,17 @@ async fn issuer_and_audience() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotation_under_load_never_rejects_a_key_that_stays() {
     const K0_SECRET: &[u8] = b"k0-secret-k0-secret-k0-secret-k0!!";
-    let registry = Registry::new();
-    let k0 = Key::hmac(Some("k0"), Algorithm::HS256, K0_SECRET).unwrap();
-    let start = Key::hmac(Some("x-start"), Algorithm::HS256, OTHER_SECRET).unwrap();
-    let ring = KeyRing::with_clock(
+    let k0 = hmac("k0", K0_SECRET);
+    let start = hmac("x-start", OTHER_SECRET);
+    let TestRing { registry, ring, .. } = TestRing::new(
         KeySet::new(k0.clone(), Some(start)).unwrap(),
-        Metrics::new(&registry).unwrap(),
-        ManualClock::new(NOW),
+        RetirePolicy::default(),
     );
     let app = router(JwtLayer::<Value>::new(ring.clone()));
     let transient: Vec<Key> = (0..4)
         .map(|i| {
             let secret = format!("transient-secret-{i}-transient-secret-{i}");
-            Key::hmac(Some(&format!("x-{i}")), Algorithm::HS256, secret.as_bytes()).unwrap()
+            hmac(&format!("x-{i}"), secret.as_bytes())
         })
         .collect();
 
@@ -1578,15 +1446,12 @@ async fn huge_max_token_bytes_neither_panics_nor_refuses() {
                     .with_max_token_bytes(max)
                     .with_token_source(source.clone()),
             );
-            let mut request = get_request("/whoami");
             let header = if *name == "cookie" {
                 COOKIE
             } else {
                 AUTHORIZATION
             };
-            request
-                .headers_mut()
-                .insert(header, HeaderValue::from_str(value).unwrap());
+            let request = with_header(header, value);
             // In a task, so that a panic is reported as a failure of this case.
             let reply = tokio::spawn(async move { send(&app, request).await })
                 .await

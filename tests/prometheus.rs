@@ -15,6 +15,10 @@
 //! unless `JWT_ROLLOVER_REQUIRE_PROMETHEUS=1` (set by `.ci/run`), which makes
 //! that a failure.
 
+// Each test binary compiles `common` on its own and uses only part of it.
+#[allow(dead_code)]
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,10 +27,10 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_simple::prelude::{Claims, HS256Key, MACLike as _};
 use serde_json::{Value, json};
+
+use common::{b64, rename_over, unix_now};
 
 const REQUIRE_ENV: &str = "JWT_ROLLOVER_REQUIRE_PROMETHEUS";
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -94,7 +98,7 @@ fn dashboard_and_alert_queries_run_on_a_live_rotation() {
 
     let dir = TempDir::new("prometheus");
     let keys_path = dir.path().join("jwks.json");
-    write_atomically(&keys_path, &jwks(&[(KID_A, SECRET_A), (KID_B, SECRET_B)]));
+    rename_over(&keys_path, &jwks(&[(KID_A, SECRET_A), (KID_B, SECRET_B)]));
     let app = free_addr();
     let admin = free_addr();
     let prom = free_addr();
@@ -215,19 +219,19 @@ fn drive_rotation(
     });
 
     // A bad key file is refused; the keys stay.
-    write_atomically(keys_path, b"{\"keys\": []}");
+    rename_over(keys_path, b"{\"keys\": []}");
     wait_until(procs, "the server refused the bad key file", || {
         server_metric(admin, "jwt_key_reloads_total{result=\"error\"}") >= 1.0
     });
     client.expect(Some(&tokens.a), Ok(("current", KID_A)));
 
     // The rotation: [C, A]. A keeps working throughout, as current then previous.
-    write_atomically(keys_path, &jwks(&[(KID_C, SECRET_C), (KID_A, SECRET_A)]));
+    rename_over(keys_path, &jwks(&[(KID_C, SECRET_C), (KID_A, SECRET_A)]));
     wait_until(procs, "the server rotated to the new key", || {
         client.whoami(Some(&tokens.a));
         server_metric(admin, "jwt_key_rotations_total") >= 1.0
     });
-    let rotated_at = unix_now();
+    let rotated_at = unix_now_f64();
 
     // Phase 2: C current, A previous, B retired (it left the file), bad tokens.
     run_for(Duration::from_secs(4), || {
@@ -250,7 +254,7 @@ fn drive_rotation(
     )
     .expect("POST /admin/keys/previous/retire");
     assert_eq!(retire.status, 200, "forced retirement: {}", retire.body);
-    let retired_at = unix_now();
+    let retired_at = unix_now_f64();
 
     // Phase 3: A's tokens are refused as retired_key.
     run_for(Duration::from_secs(3), || {
@@ -752,7 +756,7 @@ fn jwks(keys: &[(&str, &[u8])]) -> Vec<u8> {
     let keys: Vec<Value> = keys
         .iter()
         .map(|(kid, secret)| {
-            json!({"kty": "oct", "kid": kid, "alg": "HS256", "use": "sig", "k": URL_SAFE_NO_PAD.encode(secret)})
+            json!({"kty": "oct", "kid": kid, "alg": "HS256", "use": "sig", "k": b64(secret)})
         })
         .collect();
     serde_json::to_vec_pretty(&json!({ "keys": keys })).expect("JSON")
@@ -786,11 +790,9 @@ impl Tokens {
 fn mint(kid: &str, secret: &[u8], lifetime: i64) -> String {
     use jwt_simple::prelude::Duration as JwtDuration;
 
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    let exp = now.checked_add_signed(lifetime).expect("a valid exp");
+    let exp = unix_now()
+        .checked_add_signed(lifetime)
+        .expect("a valid exp");
     let mut claims = Claims::create(JwtDuration::from_secs(3600)).with_subject("prometheus-test");
     claims.expires_at = Some(JwtDuration::from_secs(exp));
     if lifetime < 0 {
@@ -801,13 +803,6 @@ fn mint(kid: &str, secret: &[u8], lifetime: i64) -> String {
         .with_key_id(kid)
         .authenticate(claims)
         .expect("mint a token")
-}
-
-/// Replaces the file in one rename, as a deploy tool or Kubernetes would.
-fn write_atomically(path: &Path, content: &[u8]) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, content).expect("write the key file");
-    std::fs::rename(&tmp, path).expect("rename the key file");
 }
 
 struct Client {
@@ -974,7 +969,8 @@ fn free_addr() -> SocketAddr {
         .expect("a free port")
 }
 
-fn unix_now() -> f64 {
+/// Unix time now, in seconds with their fraction.
+fn unix_now_f64() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")

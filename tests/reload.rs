@@ -8,7 +8,11 @@
 //! [`BOUND`]); the only negative wait is the short one proving that a
 //! dropped watcher reloads nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+// Each test binary compiles `common` on its own and uses only part of it.
+#[allow(dead_code)]
+mod common;
+
+use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,25 +20,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
-use axum::routing::get;
-use axum::{Json, Router};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::header::AUTHORIZATION;
-use http::{HeaderValue, Request, StatusCode};
-use http_body_util::BodyExt as _;
-use jsonwebtoken::{EncodingKey, Header};
+use axum::Router;
+use http::{Method, StatusCode};
 use jwt_rollover::admin::{AdminAuth, admin_router};
 use jwt_rollover::source::{ReloadResult, SourceStatus};
 use jwt_rollover::watch::{KeyWatcher, Layout, WatchError, WatchOptions};
-use jwt_rollover::{
-    Algorithm, JwtLayer, KeyRing, KeySet, Metrics, ReloadError, ReloadOutcome, Verified,
-};
+use jwt_rollover::{JwtLayer, KeyRing, KeySet, Metrics, ReloadError, ReloadOutcome};
 use prometheus::Registry;
-use prometheus::proto::MetricType;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
+
+use common::{
+    b64, bearer, metric_value, mint, rename_over, request, send, unix_now, whoami_router,
+};
 
 // ---------------------------------------------------------------------------
 // Waiting
@@ -75,13 +72,6 @@ fn event_options() -> WatchOptions {
 /// Polling every 200 ms, for the fallback tests.
 fn poll_options() -> WatchOptions {
     event_options().with_poll_interval(Duration::from_millis(200))
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
 }
 
 // ---------------------------------------------------------------------------
@@ -204,14 +194,6 @@ impl SecretVolume {
     }
 }
 
-/// Writes `bytes` to a temporary name beside `path`, then renames it over
-/// `path` (what editors and config tools do).
-fn rename_over(path: &Path, bytes: &[u8]) {
-    let tmp = path.with_extension("tmp-for-rename");
-    std::fs::write(&tmp, bytes).expect("write temp file");
-    std::fs::rename(&tmp, path).expect("rename over key file");
-}
-
 /// Truncates `path` and writes `bytes` into the same inode.
 fn write_in_place(path: &Path, bytes: &[u8]) {
     let mut file = std::fs::OpenOptions::new()
@@ -234,10 +216,6 @@ fn kid(i: usize) -> String {
 
 fn secret(i: usize) -> Vec<u8> {
     format!("secret-number-{i:04}-padded-to-40-bytes!!").into_bytes()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn jwk(i: usize) -> Value {
@@ -266,23 +244,20 @@ fn raw_kid(i: usize) -> String {
         .to_owned()
 }
 
-fn mint(secret: &[u8], kid: &str) -> String {
-    let header = Header {
-        kid: Some(kid.to_owned()),
-        ..Header::new(Algorithm::HS256)
-    };
+/// A token of `secret` naming `kid`, valid for an hour from now.
+fn hour_token(secret: &[u8], kid: &str) -> String {
     let claims = json!({"sub": "alice", "exp": unix_now() + 3600});
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
+    mint(secret, Some(kid), &claims)
 }
 
 /// A token of JWKS key `i`.
 fn token(i: usize) -> String {
-    mint(&secret(i), &kid(i))
+    hour_token(&secret(i), &kid(i))
 }
 
 /// A token of raw secret `i`.
 fn raw_token(i: usize) -> String {
-    mint(&secret(i), &raw_kid(i))
+    hour_token(&secret(i), &raw_kid(i))
 }
 
 // ---------------------------------------------------------------------------
@@ -423,9 +398,7 @@ impl Env {
     }
 
     fn from_ring(registry: Registry, ring: KeyRing) -> Self {
-        let app = Router::new()
-            .route("/whoami", get(whoami))
-            .layer(JwtLayer::<Value>::new(ring.clone()));
+        let app = whoami_router(JwtLayer::<Value>::new(ring.clone()));
         let admin = admin_router(ring.clone(), AdminAuth::bearer(ADMIN_TOKEN).unwrap());
         Self {
             registry,
@@ -445,12 +418,11 @@ impl Env {
     }
 
     fn reloads(&self, result: &str) -> f64 {
-        metric(
+        metric_value(
             &self.registry,
             "jwt_key_reloads_total",
             &[("result", result)],
         )
-        .unwrap_or_else(|| panic!("no jwt_key_reloads_total{{result={result:?}}}"))
     }
 
     fn all_reloads(&self) -> f64 {
@@ -461,7 +433,7 @@ impl Env {
     }
 
     fn rotations(&self) -> f64 {
-        metric(&self.registry, "jwt_key_rotations_total", &[]).expect("jwt_key_rotations_total")
+        metric_value(&self.registry, "jwt_key_rotations_total", &[])
     }
 
     fn source(&self) -> SourceStatus {
@@ -502,13 +474,13 @@ impl Env {
 
     /// `GET /whoami` with `token`: status and, for a `200`, the JSON body.
     async fn call(&self, token: &str) -> (StatusCode, Value) {
-        let reply = send(&self.app, bearer("/whoami", token, Body::empty(), "GET")).await;
-        let body = if reply.0 == StatusCode::OK {
-            serde_json::from_slice(&reply.1).expect("whoami answers JSON")
+        let reply = send(&self.app, bearer(token)).await;
+        let body = if reply.status == StatusCode::OK {
+            serde_json::from_slice(&reply.body).expect("whoami answers JSON")
         } else {
             Value::Null
         };
-        (reply.0, body)
+        (reply.status, body)
     }
 
     /// `token` verifies, matching key `kid` in `slot`.
@@ -519,6 +491,14 @@ impl Env {
         assert_eq!(body["slot"], slot, "matched slot of {kid}");
     }
 
+    /// The tokens of the keys of JWKS epoch `e`, `jwks(&[e, e - 1])`,
+    /// verify: key `e` as current, key `e - 1` as previous.
+    async fn assert_epoch_verifies(&self, e: usize) {
+        self.assert_verifies(&token(e), &kid(e), "current").await;
+        self.assert_verifies(&token(e - 1), &kid(e - 1), "previous")
+            .await;
+    }
+
     async fn assert_refused(&self, token: &str, what: &str) {
         let (status, _) = self.call(token).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} should be refused");
@@ -526,70 +506,15 @@ impl Env {
 
     /// `POST /keys/reload` on the admin router: status and JSON body.
     async fn admin_reload(&self) -> (StatusCode, Value) {
+        let authorization = [format!("Bearer {ADMIN_TOKEN}")];
         let reply = send(
             &self.admin,
-            bearer("/keys/reload", ADMIN_TOKEN, Body::empty(), "POST"),
+            request(Method::POST, "/keys/reload", &authorization),
         )
         .await;
-        let body = serde_json::from_slice(&reply.1).expect("admin answers JSON");
-        (reply.0, body)
+        let body = serde_json::from_slice(&reply.body).expect("admin answers JSON");
+        (reply.status, body)
     }
-}
-
-async fn whoami(token: Verified<Value>) -> Json<Value> {
-    Json(json!({"kid": token.key.kid.to_string(), "slot": token.key.slot}))
-}
-
-fn bearer(path: &str, token: &str, body: Body, method: &str) -> Request<Body> {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .body(body)
-        .unwrap();
-    request.headers_mut().insert(
-        AUTHORIZATION,
-        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
-    );
-    request
-}
-
-async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes().to_vec();
-    (parts.status, body)
-}
-
-/// Every series of the metric `name`: its labels and value.
-fn series(registry: &Registry, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-    let mut found = Vec::new();
-    for family in registry.gather().iter().filter(|f| f.name() == name) {
-        for metric in family.get_metric() {
-            let labels = metric
-                .get_label()
-                .iter()
-                .map(|pair| (pair.name().to_owned(), pair.value().to_owned()))
-                .collect();
-            let value = match family.get_field_type() {
-                MetricType::COUNTER => metric.get_counter().get_value(),
-                MetricType::GAUGE => metric.get_gauge().get_value(),
-                other => panic!("{name} is a {other:?}, not a counter or gauge"),
-            };
-            found.push((labels, value));
-        }
-    }
-    found
-}
-
-fn metric(registry: &Registry, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let wanted: BTreeMap<String, String> = labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    series(registry, name)
-        .into_iter()
-        .find(|(labels, _)| *labels == wanted)
-        .map(|(_, value)| value)
 }
 
 /// The status shows a healthy source: this path, a success between
@@ -635,9 +560,7 @@ async fn kubelet_swaps_of_a_jwks_file_rotate_the_ring() {
         env.wait_for_keys(&kid(e), Some(&kid(e - 1))).await;
         env.wait_for_reload("success", success).await;
 
-        env.assert_verifies(&token(e), &kid(e), "current").await;
-        env.assert_verifies(&token(e - 1), &kid(e - 1), "previous")
-            .await;
+        env.assert_epoch_verifies(e).await;
         env.assert_refused(&token(e - 2), "a token of the key the file dropped")
             .await;
         assert_source_ok(&env.source(), &path, since, &content);
@@ -693,6 +616,27 @@ async fn kubelet_swaps_of_a_raw_secret_demote_the_old_current() {
 // Plain files
 // ---------------------------------------------------------------------------
 
+/// Rewrites the plain key file at `path` with `write`, three times: each
+/// new content must rotate the ring and settle in the source status.
+async fn assert_rewrites_are_picked_up(env: &Env, path: &Path, write: fn(&Path, &[u8])) {
+    for e in 2..5 {
+        let since = unix_now();
+        let content = jwks(&[e, e - 1]);
+        write(path, &content);
+        env.wait_for_keys(&kid(e), Some(&kid(e - 1))).await;
+        env.assert_epoch_verifies(e).await;
+        // After an in-place write, a read between truncate and write may
+        // have seen an empty file; the write's own event clears that.
+        wait_until("source status settles on the new content", || {
+            env.source().last_error.is_none()
+                && env.source().content_hash == Some(expected_hash(&content))
+        })
+        .await;
+        assert_source_ok(&env.source(), path, since, &content);
+    }
+    assert_eq!(env.rotations(), 3.0);
+}
+
 #[tokio::test]
 async fn a_rename_over_a_plain_file_is_picked_up() {
     let dir = TempDir::new("plain-rename");
@@ -702,23 +646,7 @@ async fn a_rename_over_a_plain_file_is_picked_up() {
     let watcher = env.watch(event_options()).await;
     assert_eq!(watcher.layout(), Layout::PlainFile);
     assert!(watcher.has_events());
-
-    for e in 2..5 {
-        let since = unix_now();
-        let content = jwks(&[e, e - 1]);
-        rename_over(&path, &content);
-        env.wait_for_keys(&kid(e), Some(&kid(e - 1))).await;
-        env.assert_verifies(&token(e), &kid(e), "current").await;
-        env.assert_verifies(&token(e - 1), &kid(e - 1), "previous")
-            .await;
-        wait_until("source status settles on the new content", || {
-            env.source().last_error.is_none()
-                && env.source().content_hash == Some(expected_hash(&content))
-        })
-        .await;
-        assert_source_ok(&env.source(), &path, since, &content);
-    }
-    assert_eq!(env.rotations(), 3.0);
+    assert_rewrites_are_picked_up(&env, &path, rename_over).await;
     drop(watcher);
 }
 
@@ -729,25 +657,7 @@ async fn an_in_place_write_of_a_plain_file_is_picked_up() {
     std::fs::write(&path, jwks(&[1, 0])).unwrap();
     let env = Env::load(&path);
     let watcher = env.watch(event_options()).await;
-
-    for e in 2..5 {
-        let since = unix_now();
-        let content = jwks(&[e, e - 1]);
-        write_in_place(&path, &content);
-        env.wait_for_keys(&kid(e), Some(&kid(e - 1))).await;
-        env.assert_verifies(&token(e), &kid(e), "current").await;
-        env.assert_verifies(&token(e - 1), &kid(e - 1), "previous")
-            .await;
-        // A read between truncate and write may have seen an empty file;
-        // the write's own event clears that.
-        wait_until("source status settles on the new content", || {
-            env.source().last_error.is_none()
-                && env.source().content_hash == Some(expected_hash(&content))
-        })
-        .await;
-        assert_source_ok(&env.source(), &path, since, &content);
-    }
-    assert_eq!(env.rotations(), 3.0);
+    assert_rewrites_are_picked_up(&env, &path, write_in_place).await;
     drop(watcher);
 }
 
@@ -1004,9 +914,7 @@ async fn bad_content_is_refused_whole_by_the_watcher() {
         })
         .await;
         assert_eq!(env.kids(), kids, "{}: keys unchanged", case.name);
-        env.assert_verifies(&token(e), &kid(e), "current").await;
-        env.assert_verifies(&token(e - 1), &kid(e - 1), "previous")
-            .await;
+        env.assert_epoch_verifies(e).await;
         assert_safe_message(&case, &env.source().last_error.unwrap());
 
         e += 1;
@@ -1097,8 +1005,7 @@ async fn unchanged_content_counts_unchanged_and_changes_nothing() {
     let content = jwks(&[1, 0]);
     std::fs::write(&path, &content).unwrap();
     let env = Env::load(&path);
-    env.assert_verifies(&token(1), &kid(1), "current").await;
-    env.assert_verifies(&token(0), &kid(0), "previous").await;
+    env.assert_epoch_verifies(1).await;
     let watcher = env.watch(event_options()).await;
 
     let before = env.ring.status();
@@ -1210,10 +1117,7 @@ async fn a_storm_of_50_swaps_settles_on_the_last_content() {
         env.source().content_hash,
         Some(expected_hash(&jwks(&[last, last - 1])))
     );
-    env.assert_verifies(&token(last), &kid(last), "current")
-        .await;
-    env.assert_verifies(&token(last - 1), &kid(last - 1), "previous")
-        .await;
+    env.assert_epoch_verifies(last).await;
     let rotations = env.rotations();
     assert!(
         (1.0..=last as f64).contains(&rotations),
@@ -1240,8 +1144,7 @@ async fn a_deleted_file_keeps_the_last_keys_until_restored() {
     let last_error = env.source().last_error.expect("last_error while missing");
     assert!(last_error.contains("cannot read key file"), "{last_error}");
     assert_eq!(env.kids(), (kid(1), Some(kid(0))));
-    env.assert_verifies(&token(1), &kid(1), "current").await;
-    env.assert_verifies(&token(0), &kid(0), "previous").await;
+    env.assert_epoch_verifies(1).await;
 
     // Restored with the same content: unchanged, error cleared.
     let unchanged = env.reloads("unchanged");

@@ -5,43 +5,35 @@
 //! All policy time is driven by a `ManualClock`; no test sleeps for a
 //! policy period.
 
+// Each test binary compiles `common` on its own and uses only part of it.
+#[allow(dead_code)]
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::routing::get;
-use axum::{Json, Router};
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Request, StatusCode};
-use http_body_util::BodyExt as _;
-use jsonwebtoken::{EncodingKey, Header};
+use axum::Router;
+use http::StatusCode;
+use http::header::WWW_AUTHENTICATE;
 use jwt_rollover::{
-    Algorithm, BlockerKind, Eligibility, JwtLayer, Key, KeyRing, KeyRingStatus, KeySet,
-    ManualClock, Metrics, RetireError, RetirePolicy, RetireTrigger, Verified,
+    BlockerKind, Eligibility, JwtLayer, KeyRing, KeyRingStatus, KeySet, ManualClock, RetireError,
+    RetirePolicy, RetireTrigger,
 };
 use prometheus::Registry;
-use prometheus::proto::MetricType;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
+
+use common::{
+    CHECK_INTERVAL, LEEWAY, MIN_AGE, NEW_KID, NEW_SECRET, NOW, OLD_KID, OLD_SECRET, QUIET,
+    TestRing, bearer, hmac, info, key_info, metric_value, mint, new_and_old_keys, policy, send,
+    series, whoami_router,
+};
 
 // ---------------------------------------------------------------------------
 // Set-up
 // ---------------------------------------------------------------------------
 
-/// The time every ring is built at: the previous key's `since`.
-const NOW: u64 = 1_800_000_000;
-const MIN_AGE: u64 = 3600;
-const QUIET: u64 = 600;
-const CHECK_INTERVAL: u64 = 10;
-/// The layer's default leeway on `exp`.
-const LEEWAY: u64 = 60;
-
-const NEW_KID: &str = "kid-new";
-const OLD_KID: &str = "kid-old";
-const NEW_SECRET: &[u8] = b"new-secret-new-secret-new-secret-!!";
-const OLD_SECRET: &[u8] = b"old-secret-old-secret-old-secret-!!";
 const NEWER_KID: &str = "kid-newer";
 const NEWER_SECRET: &[u8] = b"newer-secret-newer-secret-newer-!!";
 
@@ -51,17 +43,6 @@ const RETIRED_KEY_CHALLENGE: &str = "Bearer error=\"invalid_token\", \
 const LIVE_GAUGE: &str = "jwt_previous_key_live_tokens";
 const LAST_USED_GAUGE: &str = "jwt_previous_key_last_used_timestamp_seconds";
 const EXPIRE_GAUGE: &str = "jwt_previous_key_tokens_expire_timestamp_seconds";
-
-fn policy() -> RetirePolicy {
-    RetirePolicy::default()
-        .with_min_age(Duration::from_secs(MIN_AGE))
-        .with_quiet(Duration::from_secs(QUIET))
-        .with_check_interval(Duration::from_secs(CHECK_INTERVAL))
-}
-
-fn hmac(kid: &str, secret: &[u8]) -> Key {
-    Key::hmac(Some(kid), Algorithm::HS256, secret).unwrap()
-}
 
 struct Env {
     registry: Registry,
@@ -81,8 +62,7 @@ impl Env {
         policy: RetirePolicy,
         layer: impl FnOnce(JwtLayer<Value>) -> JwtLayer<Value>,
     ) -> Self {
-        let keys = KeySet::new(hmac(NEW_KID, NEW_SECRET), Some(hmac(OLD_KID, OLD_SECRET))).unwrap();
-        Self::from_keys(keys, policy, layer)
+        Self::from_keys(new_and_old_keys(), policy, layer)
     }
 
     fn from_keys(
@@ -90,13 +70,12 @@ impl Env {
         policy: RetirePolicy,
         layer: impl FnOnce(JwtLayer<Value>) -> JwtLayer<Value>,
     ) -> Self {
-        let registry = Registry::new();
-        let clock = ManualClock::new(NOW);
-        let ring = KeyRing::builder(keys, Metrics::new(&registry).unwrap())
-            .with_clock(clock.clone())
-            .with_policy(policy)
-            .build();
-        let app = router(layer(JwtLayer::<Value>::new(ring.clone())));
+        let TestRing {
+            registry,
+            clock,
+            ring,
+        } = TestRing::new(keys, policy);
+        let app = whoami_router(layer(JwtLayer::<Value>::new(ring.clone())));
         Self {
             registry,
             ring,
@@ -114,7 +93,7 @@ impl Env {
     }
 
     fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        metric(&self.registry, name, labels).unwrap_or_else(|| panic!("no series {name}{labels:?}"))
+        metric_value(&self.registry, name, labels)
     }
 
     fn gauge(&self, name: &str) -> f64 {
@@ -158,52 +137,6 @@ impl Env {
         assert_eq!(reply.headers[WWW_AUTHENTICATE], RETIRED_KEY_CHALLENGE);
         assert_eq!(self.rejections("retired_key"), before + 1.0);
     }
-}
-
-async fn whoami(token: Verified<Value>) -> Json<Value> {
-    Json(json!({
-        "kid": token.key.kid.to_string(),
-        "slot": token.key.slot,
-    }))
-}
-
-fn router(layer: JwtLayer<Value>) -> Router {
-    Router::new().route("/whoami", get(whoami)).layer(layer)
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes().to_vec();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
-}
-
-fn bearer(token: &str) -> Request<Body> {
-    let mut request = Request::get("/whoami").body(Body::empty()).unwrap();
-    request.headers_mut().insert(
-        AUTHORIZATION,
-        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
-    );
-    request
-}
-
-/// An HS256 token by jsonwebtoken.
-fn mint(secret: &[u8], kid: Option<&str>, claims: &Value) -> String {
-    let header = Header {
-        kid: kid.map(str::to_owned),
-        ..Header::new(Algorithm::HS256)
-    };
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 
 fn old_token(exp: u64) -> String {
@@ -265,51 +198,6 @@ fn assert_not_eligible(env: &Env) {
     assert_eq!(env.retirements("admin"), before);
 }
 
-/// Every series of the metric `name`: its labels and value (counter or gauge).
-fn series(registry: &Registry, name: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-    let mut found = Vec::new();
-    for family in registry.gather().iter().filter(|f| f.name() == name) {
-        for metric in family.get_metric() {
-            let labels = metric
-                .get_label()
-                .iter()
-                .map(|pair| (pair.name().to_owned(), pair.value().to_owned()))
-                .collect();
-            let value = match family.get_field_type() {
-                MetricType::COUNTER => metric.get_counter().get_value(),
-                MetricType::GAUGE => metric.get_gauge().get_value(),
-                other => panic!("{name} is a {other:?}, not a counter or gauge"),
-            };
-            found.push((labels, value));
-        }
-    }
-    found
-}
-
-/// The value of the series of `name` with exactly these labels, if there is one.
-fn metric(registry: &Registry, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let wanted: BTreeMap<String, String> = labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    series(registry, name)
-        .into_iter()
-        .find(|(labels, _)| *labels == wanted)
-        .map(|(_, value)| value)
-}
-
-/// The `(slot, kid)` of every `jwt_key_info` series, each asserted to be 1 and HS256.
-fn key_info(registry: &Registry) -> BTreeSet<(String, String)> {
-    series(registry, "jwt_key_info")
-        .into_iter()
-        .map(|(labels, value)| {
-            assert_eq!(value, 1.0, "jwt_key_info{labels:?}");
-            assert_eq!(labels["alg"], "HS256", "jwt_key_info{labels:?}");
-            (labels["slot"].clone(), labels["kid"].clone())
-        })
-        .collect()
-}
-
 fn slot_kid(slot: &str, kid: &str) -> (String, String) {
     (slot.to_owned(), kid.to_owned())
 }
@@ -321,26 +209,14 @@ fn slot_kid(slot: &str, kid: &str) -> (String, String) {
 #[tokio::test]
 async fn min_age_blocks_on_its_own() {
     let env = Env::new(policy());
-    assert_blockers(
-        &env,
-        &[(
-            BlockerKind::MinAge,
-            NOW + MIN_AGE,
-            "previous for 0s of the 3600s min_age",
-        )],
-    );
-    assert_not_eligible(&env);
-
-    env.set(NOW + MIN_AGE - 1);
-    assert_blockers(
-        &env,
-        &[(
-            BlockerKind::MinAge,
-            NOW + MIN_AGE,
-            "previous for 3599s of the 3600s min_age",
-        )],
-    );
-    assert_not_eligible(&env);
+    for (now, detail) in [
+        (NOW, "previous for 0s of the 3600s min_age"),
+        (NOW + MIN_AGE - 1, "previous for 3599s of the 3600s min_age"),
+    ] {
+        env.set(now);
+        assert_blockers(&env, &[(BlockerKind::MinAge, NOW + MIN_AGE, detail)]);
+        assert_not_eligible(&env);
+    }
     // Auto retirement does not fire either.
     assert_eq!(env.ring.check_retirement(), None);
 
@@ -421,30 +297,21 @@ async fn live_tokens_block_on_their_own() {
     assert_eq!(previous.latest_exp, Some(exp));
     assert_eq!(previous.last_used, Some(NOW));
 
-    // Past min_age and quiet, but not exp + leeway.
-    env.set(NOW + MIN_AGE);
-    assert_blockers(
-        &env,
-        &[(
-            BlockerKind::LiveTokens,
-            exp + LEEWAY + 1,
-            "1 previous-key token(s) not expired yet",
-        )],
-    );
-    assert_not_eligible(&env);
-
-    // The layer still accepts the token through exp + leeway, so it is
-    // live through that second...
-    env.set(exp + LEEWAY);
-    assert_blockers(
-        &env,
-        &[(
-            BlockerKind::LiveTokens,
-            exp + LEEWAY + 1,
-            "1 previous-key token(s) not expired yet",
-        )],
-    );
-    assert_not_eligible(&env);
+    // Past min_age and quiet, but not exp + leeway. The layer still
+    // accepts the token through exp + leeway, so it is live through that
+    // second...
+    for now in [NOW + MIN_AGE, exp + LEEWAY] {
+        env.set(now);
+        assert_blockers(
+            &env,
+            &[(
+                BlockerKind::LiveTokens,
+                exp + LEEWAY + 1,
+                "1 previous-key token(s) not expired yet",
+            )],
+        );
+        assert_not_eligible(&env);
+    }
     assert_eq!(env.ring.status().previous.unwrap().live_tokens, 1);
 
     // ...and not a second longer.
@@ -788,7 +655,7 @@ async fn a_retired_key_can_come_back_as_current() {
     env.accepted(&new, "previous", NEW_KID).await;
     assert_eq!(
         key_info(&env.registry),
-        BTreeSet::from([slot_kid("current", OLD_KID), slot_kid("previous", NEW_KID)])
+        BTreeSet::from([info("current", OLD_KID), info("previous", NEW_KID)])
     );
     assert_eq!(env.metric("jwt_key_rotations_total", &[]), 1.0);
     assert_eq!(env.retirements("source"), 0.0);
@@ -1028,7 +895,7 @@ async fn metrics_through_a_full_rotation_story() {
     // 0. One key.
     assert_eq!(
         key_info(&env.registry),
-        BTreeSet::from([slot_kid("current", "k1")])
+        BTreeSet::from([info("current", "k1")])
     );
     assert_eq!(
         env.verifications(),
@@ -1053,7 +920,7 @@ async fn metrics_through_a_full_rotation_story() {
     env.ring.rotate(hmac(k2.0, k2.1)).unwrap();
     assert_eq!(
         key_info(&env.registry),
-        BTreeSet::from([slot_kid("current", "k2"), slot_kid("previous", "k1")])
+        BTreeSet::from([info("current", "k2"), info("previous", "k1")])
     );
     assert_eq!(
         env.verifications(),
@@ -1100,7 +967,7 @@ async fn metrics_through_a_full_rotation_story() {
     assert_eq!(env.ring.check_retirement().as_deref(), Some("k1"));
     assert_eq!(
         key_info(&env.registry),
-        BTreeSet::from([slot_kid("current", "k2")])
+        BTreeSet::from([info("current", "k2")])
     );
     assert_eq!(
         env.verifications(),
@@ -1122,7 +989,7 @@ async fn metrics_through_a_full_rotation_story() {
     env.ring.rotate(hmac(k3.0, k3.1)).unwrap();
     assert_eq!(
         key_info(&env.registry),
-        BTreeSet::from([slot_kid("current", "k3"), slot_kid("previous", "k2")])
+        BTreeSet::from([info("current", "k3"), info("previous", "k2")])
     );
     assert_eq!(rotations(), 2.0);
     assert_eq!(retirements(), [1.0, 0.0, 0.0]);
@@ -1134,7 +1001,7 @@ async fn metrics_through_a_full_rotation_story() {
     env.ring.rotate(hmac(k4.0, k4.1)).unwrap();
     assert_eq!(
         key_info(&env.registry),
-        BTreeSet::from([slot_kid("current", "k4"), slot_kid("previous", "k3")])
+        BTreeSet::from([info("current", "k4"), info("previous", "k3")])
     );
     assert_eq!(
         env.verifications(),
@@ -1151,7 +1018,7 @@ async fn metrics_through_a_full_rotation_story() {
     );
     assert_eq!(
         key_info(&env.registry),
-        BTreeSet::from([slot_kid("current", "k4")])
+        BTreeSet::from([info("current", "k4")])
     );
     assert_eq!(retirements(), [1.0, 1.0, 1.0]);
     assert_eq!(rotations(), 3.0);
