@@ -22,6 +22,13 @@
 //!   jsonwebtoken a token without them passes);
 //! - with no audience configured, `aud` is not checked (jsonwebtoken rejects
 //!   any token that has one);
+//! - `sub`, when present, must be a string, and appear once (jsonwebtoken
+//!   ignores a number);
+//! - the claims must be a JSON object (jsonwebtoken also reads an array by
+//!   position), and a configured issuer must match a string `iss`
+//!   (jsonwebtoken also accepts an array);
+//! - header members we do not act on are not checked (jsonwebtoken refuses
+//!   a `typ`, `x5c` or `jwk` of the wrong type, or a duplicate);
 //! - `exp`/`nbf` are RFC 7519 NumericDates: integers, or non-integers that
 //!   are rounded like jsonwebtoken does (PyJWT users often write
 //!   `time.time() + 3600`). Strings, negatives, `null` and numbers beyond
@@ -337,6 +344,7 @@ fn choose_keys<'s>(
 #[derive(Default)]
 struct Registered<'a> {
     exp: Option<&'a RawValue>,
+    sub: Option<&'a RawValue>,
     nbf: Option<&'a RawValue>,
     iss: Option<&'a RawValue>,
     aud: Option<&'a RawValue>,
@@ -377,6 +385,7 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
             }
             let slot = match &*name {
                 "exp" => &mut out.exp,
+                "sub" => &mut out.sub,
                 "nbf" => &mut out.nbf,
                 "iss" => &mut out.iss,
                 "aud" => &mut out.aud,
@@ -437,6 +446,14 @@ fn check_claims(
     if nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
         return Err(reject(Reason::Immature, "the token is not valid yet (nbf)"));
     }
+    // RFC 7519 section 4.1.2: a StringOrURI. A token whose subject parsers
+    // could read differently identifies nobody.
+    if registered
+        .sub
+        .is_some_and(|raw| serde_json::from_str::<Text<'_>>(raw.get()).is_err())
+    {
+        return Err(reject(Reason::InvalidClaims, "sub is not a string"));
+    }
     if let Some(issuers) = &rules.issuers {
         let accepted = registered
             .iss
@@ -454,11 +471,9 @@ fn check_claims(
         let accepted = registered.aud.is_some_and(|raw| {
             // A single audience is a string; several are an array of strings.
             if raw.get().starts_with('[') {
-                serde_json::from_str::<Vec<&RawValue>>(raw.get()).is_ok_and(|auds| {
-                    auds.iter().any(|aud| {
-                        serde_json::from_str::<Text<'_>>(aud.get()).is_ok_and(|aud| accepts(&aud))
-                    })
-                })
+                // Every element must be a string (RFC 7519 section 4.1.3).
+                serde_json::from_str::<Vec<Text<'_>>>(raw.get())
+                    .is_ok_and(|auds| auds.iter().any(accepts))
             } else {
                 serde_json::from_str::<Text<'_>>(raw.get()).is_ok_and(|aud| accepts(&aud))
             }

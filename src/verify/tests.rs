@@ -1188,10 +1188,28 @@ fn claims_table() {
             Ok(Some(exp)),
         ),
         (
-            "aud array with a non-string and a match",
+            "aud array with a non-string and a match: every element must be a string",
             &audiences,
             format!(r#"{{"exp":{exp},"aud":[42,"api"]}}"#),
-            Ok(Some(exp)),
+            Err(R::InvalidClaims),
+        ),
+        (
+            "sub a number",
+            &defaults,
+            format!(r#"{{"exp":{exp},"sub":5}}"#),
+            Err(R::InvalidClaims),
+        ),
+        (
+            "sub an array",
+            &defaults,
+            format!(r#"{{"exp":{exp},"sub":["alice"]}}"#),
+            Err(R::InvalidClaims),
+        ),
+        (
+            "sub twice",
+            &defaults,
+            format!(r#"{{"exp":{exp},"sub":"alice","sub":"admin"}}"#),
+            Err(R::Malformed),
         ),
         (
             "aud array without a match",
@@ -1348,9 +1366,9 @@ fn claims_must_fit_the_application_type() {
             Err(R::InvalidClaims),
         ),
         (
-            "sub duplicated",
+            "sub duplicated: a registered claim, refused like a duplicate exp",
             format!(r#"{{"exp":{exp},"sub":"alice","sub":"bob"}}"#),
-            Err(R::InvalidClaims),
+            Err(R::Malformed),
         ),
         (
             "registered claims are judged first",
