@@ -262,10 +262,13 @@ fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_
     }
     println!("  # previous-key use, as a dashboard sees it:");
     println!("  curl -s {admin}/metrics | grep -E '^jwt_(verifications|rejections|previous)'");
+    let from_env = std::env::var("JWT_ROLLOVER_ADMIN_TOKEN").is_ok_and(|env| env == admin_token);
     let token_ref = if admin_token_was_generated {
         admin_token.to_owned()
-    } else {
+    } else if from_env {
         "$JWT_ROLLOVER_ADMIN_TOKEN".to_owned()
+    } else {
+        "<your --admin-token>".to_owned()
     };
     println!("  # the ring, and whether the previous key may be retired:");
     println!("  curl -s {admin}/admin/keys -H \"Authorization: Bearer {token_ref}\"");

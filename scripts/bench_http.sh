@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# End-to-end HTTP benchmark of the example server (examples/server.rs),
+# against a peer: the same two routes guarded by the jwt-authorizer crate
+# (benches/peers, a separate Cargo crate the main build never touches).
+#
+# What it measures: requests/second (and p50/p99 latency) that wrk gets from
+# each server on loopback, for
+#   ours: GET /healthz (no auth: the HTTP floor), and GET /whoami with an
+#         HS256 current-key, HS256 previous-key, ES256 current-key and ES256
+#         previous-key token; with the verified-token cache off, and on when
+#         the build has --token-cache;
+#   peer: GET /healthz, and GET /whoami with the same HS256 and ES256
+#         current-key tokens.
+# Every run repeats ONE token, so with the cache on it is its best case
+# (every request after the first is a hit).
+# It prints a table and the ratios that matter: /whoami vs /healthz of the
+# same server (the cost of JWT verification), ours/peer for the same token
+# and route, and cache on vs off. Quote the ratios: absolute numbers depend
+# on the machine and are noisy, and wrk shares the CPUs with the server.
+#
+# Runs are strictly sequential: one server up at a time, one wrk load at a
+# time, each measured run preceded by a short warm-up run.
+#
+# Usage:
+#   scripts/bench_http.sh [duration_seconds]      # default 10 s per measured run
+#
+# Needs: cargo, and wrk (Debian/Ubuntu: sudo apt-get install wrk).
+# Knobs (environment): BENCH_THREADS (2), BENCH_CONNECTIONS (32),
+# BENCH_WARMUP (2 s), BENCH_TOKEN_CACHE (10000 entries, when supported),
+# BENCH_PORT (39100; uses this port and the next two), BENCH_KEEP_DIR (copy
+# keys, tokens, server logs and raw wrk output there).
+#
+# Exit status: 0 on success, 2 when wrk is missing, 1 on any failure,
+# including a non-2xx answer during a run (a rejected token).
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+esac
+DURATION="${1:-10}"
+if ! [[ "$DURATION" =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench_http: duration must be a whole number of seconds, got '$DURATION'" >&2
+  echo "usage: scripts/bench_http.sh [duration_seconds]" >&2
+  exit 1
+fi
+THREADS="${BENCH_THREADS:-2}"
+CONNECTIONS="${BENCH_CONNECTIONS:-32}"
+WARMUP="${BENCH_WARMUP:-2}"
+CACHE_ENTRIES="${BENCH_TOKEN_CACHE:-10000}"
+BASE_PORT="${BENCH_PORT:-39100}"
+APP_PORT="$BASE_PORT"
+ADMIN_PORT=$((BASE_PORT + 1))
+PEER_PORT=$((BASE_PORT + 2))
+HOST=127.0.0.1
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "bench_http: wrk is not installed; this benchmark drives the servers with wrk." >&2
+  echo "  Debian/Ubuntu: sudo apt-get install wrk    (macOS: brew install wrk)" >&2
+  exit 2
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "bench_http: cargo is not installed (https://rustup.rs)" >&2
+  exit 1
+fi
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PEERS="$ROOT/benches/peers"
+PEERS_TARGET="$PEERS/target"
+OUR_TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+OUR_SERVER="$OUR_TARGET/release/examples/server"
+PEER_SERVER="$PEERS_TARGET/release/peer-server"
+MINT="$PEERS_TARGET/release/mint"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench_http.XXXXXX")"
+SERVER_PID=""
+SERVER_NAME=""
+
+stop_server() {
+  if [[ -n "$SERVER_PID" ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+
+cleanup() {
+  local status=$?
+  stop_server
+  if [[ -n "${BENCH_KEEP_DIR:-}" ]]; then
+    mkdir -p "$BENCH_KEEP_DIR" && cp -r "$WORK"/. "$BENCH_KEEP_DIR"/ &&
+      echo "bench_http: keys, tokens, logs and raw wrk output kept in $BENCH_KEEP_DIR" >&2
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+die() {
+  echo "bench_http: FAILED: $*" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------- build ---
+
+echo "== building (release): our example server, and the peers"
+(cd "$ROOT" && cargo build --release --example server) >&2
+cargo build --release --manifest-path "$PEERS/Cargo.toml" --target-dir "$PEERS_TARGET" >&2
+for bin in "$OUR_SERVER" "$PEER_SERVER" "$MINT"; do
+  [[ -x "$bin" ]] || die "expected binary not found: $bin"
+done
+
+HAVE_CACHE=0
+if "$OUR_SERVER" --help 2>&1 | grep -q -- 'token-cache'; then
+  HAVE_CACHE=1
+fi
+
+# ----------------------------------------------------------------- keys ---
+
+# Two keys per algorithm: the first is current, the second previous.
+"$MINT" gen-hs256 --kid hs-current --kid hs-previous --out "$WORK/hs256.jwks.json"
+"$MINT" gen-es256 --kid es-current --kid es-previous --out "$WORK/es256.jwks.json" \
+  --private-out "$WORK/es256.private.jwks.json" --pem-dir "$WORK"
+TTL=7200 # longer than any run of this script
+TOKEN_HS_CUR="$("$MINT" token --keys "$WORK/hs256.jwks.json" --kid hs-current --alg HS256 --ttl "$TTL")"
+TOKEN_HS_PREV="$("$MINT" token --keys "$WORK/hs256.jwks.json" --kid hs-previous --alg HS256 --ttl "$TTL")"
+TOKEN_ES_CUR="$("$MINT" token --keys "$WORK/es256.private.jwks.json" --kid es-current --alg ES256 --ttl "$TTL")"
+TOKEN_ES_PREV="$("$MINT" token --keys "$WORK/es256.private.jwks.json" --kid es-previous --alg ES256 --ttl "$TTL")"
+printf '%s\n' "$TOKEN_HS_CUR" "$TOKEN_HS_PREV" "$TOKEN_ES_CUR" "$TOKEN_ES_PREV" >"$WORK/tokens.txt"
+
+# ------------------------------------------------------------- helpers ---
+
+# One HTTP/1.0 GET over bash's /dev/tcp (no curl needed): prints the
+# status code on the first line, then the body.
+http_get() ( # port path [token]; a subshell, so a failed connect stays here
+  port="$1" path="$2" token="${3:-}"
+  exec 3<>"/dev/tcp/$HOST/$port" || exit 1
+  auth=""
+  [[ -z "$token" ]] || auth="Authorization: Bearer $token"$'\r\n'
+  printf 'GET %s HTTP/1.0\r\nHost: %s\r\n%s\r\n' "$path" "$HOST" "$auth" >&3
+  response="$(timeout 5 cat <&3)" || exit 1
+  status="${response%%$'\r\n'*}"
+  status="${status#* }"
+  printf '%s\n%s\n' "${status%% *}" "${response#*$'\r\n\r\n'}"
+) 2>/dev/null
+
+start_server() { # name port command...
+  local name="$1" port="$2"
+  shift 2
+  stop_server
+  SERVER_NAME="$name"
+  "$@" >"$WORK/$name.log" 2>&1 &
+  SERVER_PID=$!
+  local tries=0
+  until [[ "$(http_get "$port" /healthz | head -n1)" == 200 ]]; do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      cat "$WORK/$name.log" >&2
+      SERVER_PID=""
+      die "$name exited at start (port $port taken? set BENCH_PORT)"
+    fi
+    tries=$((tries + 1))
+    ((tries < 100)) || die "$name did not answer /healthz on port $port within 10 s"
+    sleep 0.1
+  done
+}
+
+# Checks, before loading, that the running server accepts the token (and,
+# for ours, that the expected key matched); a rejected token is a bug in the
+# set-up, never something to benchmark.
+expect_accepted() { # port token expected-body-fragment
+  local answer status
+  answer="$(http_get "$1" /whoami "$2")" || die "$SERVER_NAME: /whoami did not answer"
+  status="$(head -n1 <<<"$answer")"
+  [[ "$status" == 200 ]] || die "$SERVER_NAME rejected a token before the run (HTTP $status): $(tail -n +2 <<<"$answer")"
+  [[ "$answer" == *"$3"* ]] || die "$SERVER_NAME: /whoami answer lacks '$3': $(tail -n +2 <<<"$answer")"
+}
+
+declare -A RPS P50 P99
+ORDER=()
+
+# Runs wrk once, checks its output; sets WRK_OUT to the output file.
+wrk_once() { # label seconds url [token]
+  local label="$1" seconds="$2" url="$3" token="${4:-}"
+  local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${seconds}s" --latency)
+  if [[ -n "$token" ]]; then args+=(-H "Authorization: Bearer $token"); fi
+  WRK_OUT="$WORK/wrk-${label//[^A-Za-z0-9_-]/_}-${seconds}s.txt"
+  wrk "${args[@]}" "$url" >"$WRK_OUT" 2>&1 || { cat "$WRK_OUT" >&2 || true; die "wrk failed for $label"; }
+  grep -q '^Requests/sec:' "$WRK_OUT" || { cat "$WRK_OUT" >&2 || true; die "wrk gave no result for $label"; }
+  if grep -q 'Non-2xx or 3xx responses' "$WRK_OUT"; then
+    cat "$WRK_OUT" >&2
+    echo "--- last lines of the $SERVER_NAME log:" >&2
+    tail -n 20 "$WORK/$SERVER_NAME.log" >&2
+    die "$label: $(grep 'Non-2xx or 3xx responses' "$WRK_OUT" | xargs) (a token was rejected, or the route failed)"
+  fi
+  if grep -q 'Socket errors' "$WRK_OUT"; then
+    echo "   warning: $label: $(grep 'Socket errors' "$WRK_OUT" | xargs)" >&2
+  fi
+}
+
+# A warm-up run, then the measured run; records req/s and latency.
+bench() { # label url [token]
+  local label="$1" url="$2" token="${3:-}"
+  wrk_once "$label" "$WARMUP" "$url" "$token"
+  wrk_once "$label" "$DURATION" "$url" "$token"
+  RPS[$label]="$(awk '/^Requests\/sec:/ {print $2}' "$WRK_OUT")"
+  P50[$label]="$(awk '$1 == "50%" {print $2}' "$WRK_OUT")"
+  P99[$label]="$(awk '$1 == "99%" {print $2}' "$WRK_OUT")"
+  ORDER+=("$label")
+  printf '   %-28s %12s req/s   p50 %-9s p99 %s\n' "$label" "${RPS[$label]}" "${P50[$label]}" "${P99[$label]}"
+}
+
+ours() { # name keys cache-entries
+  local cache_args=()
+  if ((HAVE_CACHE)); then cache_args=(--token-cache "$3"); fi
+  start_server "$1" "$APP_PORT" "$OUR_SERVER" --listen "$HOST:$APP_PORT" \
+    --admin-listen "$HOST:$ADMIN_PORT" --admin-token "bench-http-admin-token-not-a-secret" \
+    --keys "$2" --leeway 60s "${cache_args[@]}"
+}
+
+# ---------------------------------------------------------------- runs ---
+
+NPROC="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')"
+echo
+echo "== jwt-rollover HTTP benchmark"
+echo "   machine: nproc=$NPROC, $(uname -sm); $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
+echo "   wrk: $THREADS threads, $CONNECTIONS connections, ${WARMUP} s warm-up + ${DURATION} s measured per case"
+echo "   runs are sequential: one server at a time, one wrk load at a time, all on loopback"
+if [[ -r /proc/loadavg ]]; then
+  echo "   load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the numbers)"
+fi
+if ((HAVE_CACHE)); then
+  echo "   cache: --token-cache $CACHE_ENTRIES for the cache-on runs (one token repeated: every request after the first hits)"
+  CACHE_SETTINGS=(0 "$CACHE_ENTRIES")
+else
+  echo "   cache: not available in this build (no --token-cache in the server's --help); cache-off runs only"
+  CACHE_SETTINGS=(0)
+fi
+echo
+
+APP="http://$HOST:$APP_PORT"
+PEER="http://$HOST:$PEER_PORT"
+for entries in "${CACHE_SETTINGS[@]}"; do
+  if ((entries == 0)); then c=off; else c=on; fi
+  echo "-- ours, cache $c, HS256 keys"
+  ours "ours-hs-cache-$c" "$WORK/hs256.jwks.json" "$entries"
+  expect_accepted "$APP_PORT" "$TOKEN_HS_CUR" '"slot":"current"'
+  expect_accepted "$APP_PORT" "$TOKEN_HS_PREV" '"slot":"previous"'
+  bench "ours/$c healthz" "$APP/healthz"
+  bench "ours/$c whoami hs256-cur" "$APP/whoami" "$TOKEN_HS_CUR"
+  bench "ours/$c whoami hs256-prev" "$APP/whoami" "$TOKEN_HS_PREV"
+  echo "-- ours, cache $c, ES256 keys"
+  ours "ours-es-cache-$c" "$WORK/es256.jwks.json" "$entries"
+  expect_accepted "$APP_PORT" "$TOKEN_ES_CUR" '"slot":"current"'
+  expect_accepted "$APP_PORT" "$TOKEN_ES_PREV" '"slot":"previous"'
+  bench "ours/$c whoami es256-cur" "$APP/whoami" "$TOKEN_ES_CUR"
+  bench "ours/$c whoami es256-prev" "$APP/whoami" "$TOKEN_ES_PREV"
+  stop_server
+done
+
+echo "-- peer (jwt-authorizer), HS256 current key"
+start_server peer-hs "$PEER_PORT" "$PEER_SERVER" --listen "$HOST:$PEER_PORT" \
+  --keys "$WORK/hs256.jwks.json" --kid hs-current --leeway 60s
+expect_accepted "$PEER_PORT" "$TOKEN_HS_CUR" '"kid":"hs-current"'
+bench "peer healthz" "$PEER/healthz"
+bench "peer whoami hs256-cur" "$PEER/whoami" "$TOKEN_HS_CUR"
+echo "-- peer (jwt-authorizer), ES256 current key"
+start_server peer-es "$PEER_PORT" "$PEER_SERVER" --listen "$HOST:$PEER_PORT" \
+  --keys "$WORK/es256.jwks.json" --kid es-current --leeway 60s
+expect_accepted "$PEER_PORT" "$TOKEN_ES_CUR" '"kid":"es-current"'
+bench "peer whoami es256-cur" "$PEER/whoami" "$TOKEN_ES_CUR"
+stop_server
+
+# --------------------------------------------------------------- report ---
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+has() { [[ -n "${RPS[$1]:-}" ]]; }
+
+echo
+echo "== results (nproc=$NPROC; sequential runs; ${DURATION} s each; $THREADS wrk threads x $CONNECTIONS connections)"
+printf '%-28s %12s %10s %10s %16s\n' "case" "req/s" "p50" "p99" "vs own /healthz"
+printf '%-28s %12s %10s %10s %16s\n' "----" "-----" "---" "---" "---------------"
+for label in "${ORDER[@]}"; do
+  server="${label%% *}"
+  rel="1.00"
+  if [[ "$label" == *whoami* ]]; then rel="$(ratio "${RPS[$label]}" "${RPS[$server healthz]}")"; fi
+  printf '%-28s %12s %10s %10s %16s\n' "$label" "${RPS[$label]}" "${P50[$label]}" "${P99[$label]}" "$rel"
+done
+
+echo
+echo "ours / peer (same route, same token; >1 means ours is faster):"
+for c in "${CACHE_SETTINGS[@]}"; do
+  if ((c == 0)); then c=off; else c=on; fi
+  for case in healthz "whoami hs256-cur" "whoami es256-cur"; do
+    if has "ours/$c $case" && has "peer $case"; then
+      printf '  %-36s %s\n' "ours/$c vs peer: $case" "$(ratio "${RPS[ours/$c $case]}" "${RPS[peer $case]}")"
+    fi
+  done
+done
+
+echo
+echo "previous key vs current key (ours, same algorithm):"
+for c in "${CACHE_SETTINGS[@]}"; do
+  if ((c == 0)); then c=off; else c=on; fi
+  for alg in hs256 es256; do
+    printf '  %-36s %s\n' "cache $c: $alg prev / cur" \
+      "$(ratio "${RPS[ours/$c whoami $alg-prev]}" "${RPS[ours/$c whoami $alg-cur]}")"
+  done
+done
+
+echo
+if ((HAVE_CACHE)); then
+  echo "cache on / cache off (ours; one token repeated, so the cache's best case):"
+  for case in "whoami hs256-cur" "whoami hs256-prev" "whoami es256-cur" "whoami es256-prev"; do
+    printf '  %-36s %s\n' "$case" "$(ratio "${RPS[ours/on $case]}" "${RPS[ours/off $case]}")"
+  done
+  printf '  %-36s %s\n' "healthz (noise check)" "$(ratio "${RPS[ours/on healthz]}" "${RPS[ours/off healthz]}")"
+  echo "  /healthz does not go through the JWT layer, so its on/off ratio is the same code"
+  echo "  measured twice: how far it is from 1.00 is how far apart two identical runs are"
+  echo "  on this machine right now; read the other ratios with that margin."
+else
+  echo "cache: not available in this build"
+fi
+
+echo
+echo "Notes: quote the ratios, not the absolute numbers: these vary between machines and"
+echo "runs (a few % run to run, more on a busy or small machine). wrk runs on the same"
+echo "$NPROC CPU(s) as the server, so both compete for them. /healthz is the HTTP floor of"
+echo "each server; 'vs own /healthz' is the share of that floor left with JWT verification."
