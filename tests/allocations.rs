@@ -1,0 +1,768 @@
+//! Heap allocations per verified request, counted by a global allocator.
+//!
+//! The goal is "no allocation beyond the claims' own": what the
+//! application's claims type allocates while it is deserialized (or cloned,
+//! on a cache hit) is the application's business; everything else on the
+//! request path should not touch the heap. So each row measures:
+//!
+//! - **total**: allocations during one `Verifier::verify` call, in steady
+//!   state (after warm-up; every sample must allocate exactly the same);
+//! - **claims**: the claims type's own allocations, measured alone with the
+//!   very call `verify` makes: `serde_json::from_slice::<C>` of the token's
+//!   payload (cache off), `C::clone` (cache hit), both (cache miss, which
+//!   keeps a clone in the cache);
+//! - **ours** = total - claims: the crate's own.
+//!
+//! Three claims types separate the two: `serde_json::Value`, a small struct
+//! of three `String`s and two `u64`s, and `IgnoreAll`, which reads any
+//! claims object and keeps nothing, so that its total *is* the crate's own.
+//!
+//! Where the crate's allocations come from (src/verify.rs), told apart by
+//! their sizes in the table (a 7-byte kid, 3-byte claim names):
+//!
+//! - **kid**: `JoseHeader::kid` goes through `present_string`, which calls
+//!   `Cow::<str>::deserialize`; serde's `Cow` impl always returns
+//!   `Cow::Owned`, so the kid is copied into a `String` (1 per token with a
+//!   `kid`), although `#[serde(borrow)]` is on the field: it has no effect
+//!   through `deserialize_with`. `alg` is borrowed (plain `#[serde(borrow)]`).
+//! - **claim names**: `RegisteredSeed::visit_map` reads every key with
+//!   `next_key::<Cow<'de, str>>()`, owned for the same reason: 1 `String` per
+//!   top-level claim of the payload (6 here: `iat`, `exp`, `nbf`, `iss`,
+//!   `sub`, `aud`), only once the signature has passed.
+//! - **payload > 2 KiB**: decoded into a heap `Vec` instead of the stack
+//!   buffer (`decode_b64`), 1 allocation; by design.
+//! - **cache miss**: the cache keeps the token (`Box<str>`, 1) and a clone of
+//!   the claims; the first entry of a shard allocates its table (1).
+//!
+//! The bounds asserted below are exactly these counts, so that a
+//! regression fails; once the two `Cow` copies are fixed the kid and the
+//! names drop to 0 and the bounds should be tightened to match.
+//!
+//! Only allocations through Rust's global allocator are counted, on the
+//! measuring thread: aws-lc (the crypto backend, C code) calls `malloc`
+//! itself, which no Rust allocator sees. Counted with valgrind instead (all
+//! `malloc`s, 1000 verifications with `IgnoreAll`, aws-lc-sys 0.47): HS256
+//! makes 7 per request, the Rust ones above; ES256 makes 39, so 32 inside
+//! aws-lc's ECDSA verification (jsonwebtoken::decode: 10 and 45).
+//!
+//! Run with `cargo test --test allocations -- --nocapture` to see the table.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwt_rollover::{
+    JwtLayer, KeyRing, KeySet, Metrics, Rejection, RejectionReason, Slot, TokenCacheConfig,
+    Verified, Verifier,
+};
+use jwt_simple::prelude::{
+    Claims, Duration, ECDSAP256KeyPairLike as _, ECDSAP256PublicKeyLike as _, ES256KeyPair,
+    HS256Key, JWTClaims, MACLike as _,
+};
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value, json};
+
+// ---------------------------------------------------------------------------
+// The counting allocator
+// ---------------------------------------------------------------------------
+
+/// Forwards to the system allocator and counts, on the current thread and
+/// only while [`measure`] runs, every allocation and reallocation.
+struct CountingAllocator;
+
+const MAX_SIZES: usize = 16;
+
+thread_local! {
+    // `const` initializers and `Drop`-free types: reading these never
+    // allocates, so the allocator itself can use them.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static REALLOCS: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
+    /// Sizes of the first allocations, which tell them apart.
+    static SIZES: Cell<[u32; MAX_SIZES]> = const { Cell::new([0; MAX_SIZES]) };
+}
+
+/// Counts an allocation (`realloc: false`) or a reallocation of `bytes`.
+fn record(realloc: bool, bytes: usize) {
+    // `try_with`: a thread being torn down may still allocate.
+    let _ = COUNTING.try_with(|counting| {
+        if !counting.get() {
+            return;
+        }
+        let _ = BYTES.try_with(|total| total.set(total.get() + bytes as u64));
+        if realloc {
+            let _ = REALLOCS.try_with(|count| count.set(count.get() + 1));
+            return;
+        }
+        let _ = ALLOCS.try_with(|count| {
+            let index = count.get() as usize;
+            count.set(count.get() + 1);
+            if index < MAX_SIZES {
+                let _ = SIZES.try_with(|sizes| {
+                    let mut all = sizes.get();
+                    all[index] = u32::try_from(bytes).unwrap_or(u32::MAX);
+                    sizes.set(all);
+                });
+            }
+        });
+    });
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged; the counting only touches thread-local `Cell`s.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        record(false, layout.size());
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        record(false, layout.size());
+        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        record(true, new_size.saturating_sub(layout.size()));
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// Heap activity of one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Count {
+    allocs: u64,
+    reallocs: u64,
+    bytes: u64,
+    /// Sizes of the first [`MAX_SIZES`] allocations, in order.
+    sizes: [u32; MAX_SIZES],
+}
+
+impl Count {
+    fn sizes(&self) -> String {
+        let shown = usize::try_from(self.allocs).map_or(MAX_SIZES, |n| n.min(MAX_SIZES));
+        let mut text = self.sizes[..shown]
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        if self.allocs > MAX_SIZES as u64 {
+            text.push_str(",...");
+        }
+        text
+    }
+}
+
+impl std::ops::Add for Count {
+    type Output = Count;
+    /// Sums the counts; the sizes of a sum are not kept.
+    fn add(self, other: Count) -> Count {
+        Count {
+            allocs: self.allocs + other.allocs,
+            reallocs: self.reallocs + other.reallocs,
+            bytes: self.bytes + other.bytes,
+            sizes: [0; MAX_SIZES],
+        }
+    }
+}
+
+/// Runs `f` and counts its allocations. The result is returned, so that
+/// dropping it (which frees, never allocates) happens outside.
+fn measure<R>(f: impl FnOnce() -> R) -> (R, Count) {
+    for counter in [&ALLOCS, &REALLOCS, &BYTES] {
+        counter.with(|c| c.set(0));
+    }
+    SIZES.with(|sizes| sizes.set([0; MAX_SIZES]));
+    COUNTING.with(|c| c.set(true));
+    let result = std::hint::black_box(f());
+    COUNTING.with(|c| c.set(false));
+    let count = Count {
+        allocs: ALLOCS.with(Cell::get),
+        reallocs: REALLOCS.with(Cell::get),
+        bytes: BYTES.with(Cell::get),
+        sizes: SIZES.with(Cell::get),
+    };
+    (result, count)
+}
+
+const WARMUP: usize = 5;
+const SAMPLES: usize = 20;
+
+/// Steady-state allocations of `f`: after warm-up (arc-swap's per-thread
+/// state, the previous-key tracker's entry for the token...), every sample
+/// must allocate exactly the same.
+fn per_call<R>(what: &str, mut f: impl FnMut() -> R) -> Count {
+    for _ in 0..WARMUP {
+        drop(f());
+    }
+    let mut samples = [Count::default(); SAMPLES];
+    for sample in &mut samples {
+        let (result, count) = measure(&mut f);
+        drop(result);
+        *sample = count;
+    }
+    assert!(
+        samples.iter().all(|s| *s == samples[0]),
+        "{what}: allocations differ between samples: {samples:?}"
+    );
+    samples[0]
+}
+
+// ---------------------------------------------------------------------------
+// Claims types
+// ---------------------------------------------------------------------------
+
+/// The typical application claims.
+#[derive(Debug, Clone, Deserialize)]
+struct SmallClaims {
+    sub: String,
+    iss: String,
+    aud: String,
+    exp: u64,
+    iat: u64,
+}
+
+/// Reads any claims object and keeps nothing: it allocates nothing itself,
+/// so whatever a request with it allocates is the crate's.
+#[derive(Debug, Clone, Copy)]
+struct IgnoreAll;
+
+impl<'de> Deserialize<'de> for IgnoreAll {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnyMap;
+        impl<'de> Visitor<'de> for AnyMap {
+            type Value = IgnoreAll;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a claims object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IgnoreAll, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(IgnoreAll)
+            }
+        }
+        deserializer.deserialize_map(AnyMap)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Keys, ring and tokens
+// ---------------------------------------------------------------------------
+
+const CURRENT_KID: &str = "2026-11";
+const PREVIOUS_KID: &str = "2026-10";
+const UNKNOWN_KID: &str = "2025-01";
+
+type SignFn = Box<dyn Fn(Option<&str>, JWTClaims<Value>) -> String>;
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A public JWK (with `alg` and `kid`) and a signer, from jwt-simple.
+fn test_key(alg: &str, kid: &str) -> (Value, SignFn) {
+    let mut jwk = Map::new();
+    let sign: SignFn = match alg {
+        "HS256" => {
+            let secret = HS256Key::generate().to_bytes();
+            jwk.insert("kty".into(), "oct".into());
+            jwk.insert("k".into(), b64(&secret).into());
+            Box::new(move |kid, claims| {
+                let key = HS256Key::from_bytes(&secret);
+                let key = match kid {
+                    Some(kid) => key.with_key_id(kid),
+                    None => key,
+                };
+                key.authenticate(claims).expect("jwt-simple signs")
+            })
+        }
+        "ES256" => {
+            let pair = ES256KeyPair::generate();
+            let point = pair.public_key().public_key().to_bytes_uncompressed();
+            let private = pair.to_bytes();
+            jwk.insert("kty".into(), "EC".into());
+            jwk.insert("crv".into(), "P-256".into());
+            jwk.insert("x".into(), b64(&point[1..33]).into());
+            jwk.insert("y".into(), b64(&point[33..]).into());
+            Box::new(move |kid, claims| {
+                let key = ES256KeyPair::from_bytes(&private).expect("jwt-simple reads its key");
+                let key = match kid {
+                    Some(kid) => key.with_key_id(kid),
+                    None => key,
+                };
+                key.sign(claims).expect("jwt-simple signs")
+            })
+        }
+        other => panic!("no test key for {other}"),
+    };
+    jwk.insert("alg".into(), alg.into());
+    jwk.insert("kid".into(), kid.into());
+    (Value::Object(jwk), sign)
+}
+
+/// `sub`, `iss`, `aud`, `iat`, `nbf`, `exp` (an hour from now), and `extra`.
+fn claims(extra: Value) -> JWTClaims<Value> {
+    Claims::with_custom_claims(extra, Duration::from_hours(1))
+        .with_subject("user-42")
+        .with_issuer("https://auth.example.com")
+        .with_audience("api.example.com")
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+struct Fixture {
+    alg: &'static str,
+    ring: KeyRing,
+    current_kid: String,
+    previous_kid: String,
+    previous_no_kid: String,
+    unknown_kid: String,
+    bad_signature: String,
+    expired: String,
+    /// Three application claims on top of the six registered ones.
+    extra_claims: String,
+    /// Its payload decodes to more than the 2 KiB stack buffer.
+    large_payload: String,
+}
+
+impl Fixture {
+    fn new(alg: &'static str) -> Self {
+        let (current_jwk, sign_current) = test_key(alg, CURRENT_KID);
+        let (previous_jwk, sign_previous) = test_key(alg, PREVIOUS_KID);
+        let jwks = json!({ "keys": [current_jwk, previous_jwk] });
+        let keys = KeySet::from_jwks(jwks.to_string().as_bytes()).expect("the JWKS loads");
+        let ring = KeyRing::new(
+            keys,
+            Metrics::new(&prometheus::Registry::new()).expect("fresh registry"),
+        );
+
+        let mut expired = claims(json!({}));
+        let now = now_unix();
+        expired.issued_at = Some(Duration::from_secs(now - 7_200));
+        expired.invalid_before = Some(Duration::from_secs(now - 7_200));
+        expired.expires_at = Some(Duration::from_secs(now - 3_600));
+
+        let current_kid = sign_current(Some(CURRENT_KID), claims(json!({})));
+        let dot = current_kid.rfind('.').expect("dots");
+        let mut bad_signature = current_kid.clone().into_bytes();
+        bad_signature[dot + 1] = if bad_signature[dot + 1] == b'A' {
+            b'B'
+        } else {
+            b'A'
+        };
+        Self {
+            alg,
+            ring,
+            previous_kid: sign_previous(Some(PREVIOUS_KID), claims(json!({}))),
+            previous_no_kid: sign_previous(None, claims(json!({}))),
+            unknown_kid: sign_previous(Some(UNKNOWN_KID), claims(json!({}))),
+            bad_signature: String::from_utf8(bad_signature).expect("ASCII"),
+            expired: sign_current(Some(CURRENT_KID), expired),
+            extra_claims: sign_current(
+                Some(CURRENT_KID),
+                claims(json!({ "role": "admin", "scopes": ["read", "write"], "n": 42 })),
+            ),
+            large_payload: sign_current(
+                Some(CURRENT_KID),
+                claims(json!({ "blob": "x".repeat(2_100) })),
+            ),
+            current_kid,
+        }
+    }
+
+    fn verifier<C: DeserializeOwned + Clone>(&self, cache: bool) -> Verifier<C> {
+        let layer = JwtLayer::<C>::new(self.ring.clone());
+        if cache {
+            layer
+                .with_token_cache(TokenCacheConfig::default())
+                .verifier()
+        } else {
+            layer.verifier()
+        }
+    }
+}
+
+/// A part of the token (0 header, 1 payload), decoded.
+fn part(token: &str, index: usize) -> Vec<u8> {
+    let b64 = token.split('.').nth(index).expect("three parts");
+    URL_SAFE_NO_PAD.decode(b64).expect("base64url")
+}
+
+/// The token's payload, decoded as `verify` decodes it.
+fn payload(token: &str) -> Vec<u8> {
+    part(token, 1)
+}
+
+/// Whether the header has a `kid`.
+fn has_kid(token: &str) -> bool {
+    let header: Map<String, Value> = serde_json::from_slice(&part(token, 0)).expect("JSON");
+    header.contains_key("kid")
+}
+
+/// How many top-level claims the payload has.
+fn claim_names(token: &str) -> u64 {
+    let claims: Map<String, Value> = serde_json::from_slice(&payload(token)).expect("JSON");
+    claims.len() as u64
+}
+
+// ---------------------------------------------------------------------------
+// Rows
+// ---------------------------------------------------------------------------
+
+/// What the crate allocates today on a path, by source (see the module
+/// docs); the test asserts the measured count never exceeds it.
+#[derive(Clone, Copy, Default)]
+struct Expected {
+    /// The kid copied into a `String`.
+    kid: u64,
+    /// One `String` per top-level claim name.
+    names: u64,
+    /// The heap fallback for a payload beyond the stack buffer.
+    heap_payload: u64,
+    /// On a miss into an empty shard: the shard's table, allocated by
+    /// `HashMap::entry` (it reserves room) in `TokenCache::get`, and the
+    /// cache's copy of the token in `TokenCache::insert`.
+    cache: u64,
+}
+
+impl Expected {
+    /// A token that reaches the signature check (its kid is parsed) and,
+    /// when `claims_checked`, the claims check.
+    fn for_token(token: &str, claims_checked: bool) -> Self {
+        Self {
+            kid: u64::from(has_kid(token)),
+            names: if claims_checked {
+                claim_names(token)
+            } else {
+                0
+            },
+            ..Self::default()
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.kid + self.names + self.heap_payload + self.cache
+    }
+
+    fn explain(&self) -> String {
+        let parts = [
+            (self.kid, "kid"),
+            (self.names, "names"),
+            (self.heap_payload, "payload Vec"),
+            (self.cache, "cache table+token"),
+        ];
+        let text: Vec<String> = parts
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+        if text.is_empty() {
+            "none".to_owned()
+        } else {
+            text.join(" + ")
+        }
+    }
+}
+
+struct Row {
+    alg: &'static str,
+    claims: &'static str,
+    case: &'static str,
+    total: Count,
+    claims_own: Count,
+    expected: Expected,
+}
+
+impl Row {
+    fn ours(&self) -> u64 {
+        self.total
+            .allocs
+            .checked_sub(self.claims_own.allocs)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} {} {}: fewer allocations than the claims' own",
+                    self.alg, self.claims, self.case
+                )
+            })
+    }
+}
+
+/// The request must come out as `expected`; returns it for `per_call`.
+fn checked<C>(
+    case: &str,
+    result: Result<Verified<C>, Rejection>,
+    expected: Result<Slot, RejectionReason>,
+) -> Result<Verified<C>, Rejection> {
+    let outcome = result
+        .as_ref()
+        .map(|verified| verified.key.slot)
+        .map_err(|rejection| rejection.reason());
+    assert_eq!(outcome, expected, "{case}");
+    result
+}
+
+const CACHE_OFF: &str = "current_kid, cache off";
+const CACHE_HIT: &str = "current_kid, cache hit";
+const CACHE_MISS: &str = "current_kid, cache miss, empty shard";
+
+/// Cache off, hit and miss, for one claims type.
+fn matrix_rows<C: DeserializeOwned + Clone>(fixture: &Fixture, name: &'static str) -> Vec<Row> {
+    let token = fixture.current_kid.as_str();
+    let label = |case: &str| format!("{} {name} {case}", fixture.alg);
+    let (off_label, hit_label, miss_label) =
+        (label(CACHE_OFF), label(CACHE_HIT), label(CACHE_MISS));
+
+    let payload = payload(token);
+    let deserialize = per_call(&label("from_slice"), || {
+        serde_json::from_slice::<C>(&payload).expect("the claims fit")
+    });
+
+    let plain = fixture.verifier::<C>(false);
+    let cache_off = per_call(&off_label, || {
+        checked(&off_label, plain.verify(token), Ok(Slot::Current))
+    });
+
+    let cached = fixture.verifier::<C>(true);
+    let claims = cached.verify(token).expect("warms the cache").claims;
+    let clone = per_call(&label("clone"), || claims.clone());
+    let hit = per_call(&hit_label, || {
+        checked(&hit_label, cached.verify(token), Ok(Slot::Current))
+    });
+
+    // A miss stores the token and a clone of the claims. Each sample gets a
+    // fresh cache, so the token lands in an empty shard.
+    let mut misses = [Count::default(); SAMPLES];
+    for miss in &mut misses {
+        let fresh = fixture.verifier::<C>(true);
+        let (result, count) = measure(|| fresh.verify(token));
+        checked(&miss_label, result, Ok(Slot::Current)).expect("accepted");
+        *miss = count;
+    }
+    assert!(
+        misses.iter().all(|m| *m == misses[0]),
+        "{miss_label}: {misses:?}"
+    );
+
+    let off = Expected::for_token(token, true);
+    let row = |case, total, claims_own, expected| Row {
+        alg: fixture.alg,
+        claims: name,
+        case,
+        total,
+        claims_own,
+        expected,
+    };
+    vec![
+        row(CACHE_OFF, cache_off, deserialize, off),
+        row(CACHE_HIT, hit, clone, Expected::default()),
+        row(
+            CACHE_MISS,
+            misses[0],
+            deserialize + clone,
+            Expected { cache: 2, ..off },
+        ),
+    ]
+}
+
+/// The other paths, with `IgnoreAll` so that every allocation is ours.
+fn path_rows(fixture: &Fixture) -> Vec<Row> {
+    let verifier = fixture.verifier::<IgnoreAll>(false);
+    let large = Expected {
+        heap_payload: 1,
+        ..Expected::for_token(&fixture.large_payload, true)
+    };
+    let cases: [(&'static str, &str, Result<Slot, RejectionReason>, Expected); 7] = [
+        (
+            "previous_kid",
+            &fixture.previous_kid,
+            Ok(Slot::Previous),
+            Expected::for_token(&fixture.previous_kid, true),
+        ),
+        (
+            "previous_no_kid (current first)",
+            &fixture.previous_no_kid,
+            Ok(Slot::Previous),
+            Expected::for_token(&fixture.previous_no_kid, true),
+        ),
+        (
+            "unknown_kid",
+            &fixture.unknown_kid,
+            Err(RejectionReason::UnknownKid),
+            Expected::for_token(&fixture.unknown_kid, false),
+        ),
+        (
+            "bad_signature",
+            &fixture.bad_signature,
+            Err(RejectionReason::BadSignature),
+            Expected::for_token(&fixture.bad_signature, false),
+        ),
+        (
+            "expired",
+            &fixture.expired,
+            Err(RejectionReason::Expired),
+            Expected::for_token(&fixture.expired, true),
+        ),
+        (
+            "current_kid, 3 more claims",
+            &fixture.extra_claims,
+            Ok(Slot::Current),
+            Expected::for_token(&fixture.extra_claims, true),
+        ),
+        (
+            "current_kid, payload > 2 KiB",
+            &fixture.large_payload,
+            Ok(Slot::Current),
+            large,
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(case, token, outcome, expected)| {
+            let what = format!("{} IgnoreAll {case}", fixture.alg);
+            Row {
+                alg: fixture.alg,
+                claims: "IgnoreAll",
+                case,
+                total: per_call(&what, || checked(&what, verifier.verify(token), outcome)),
+                claims_own: Count::default(),
+                expected,
+            }
+        })
+        .collect()
+}
+
+fn print(rows: &[Row]) {
+    println!();
+    println!(
+        "{:<6} {:<11} {:<36} {:>5} {:>6} {:>4} {:>7} {:>5}  {:<38} sizes",
+        "alg", "claims", "case", "total", "claims", "ours", "reallocs", "bytes", "ours, by source",
+    );
+    println!("{}", "-".repeat(150));
+    for row in rows {
+        println!(
+            "{:<6} {:<11} {:<36} {:>5} {:>6} {:>4} {:>7} {:>5}  {:<38} {}",
+            row.alg,
+            row.claims,
+            row.case,
+            row.total.allocs,
+            row.claims_own.allocs,
+            row.ours(),
+            row.total.reallocs,
+            row.total.bytes,
+            row.expected.explain(),
+            row.total.sizes(),
+        );
+    }
+    println!();
+    println!(
+        "claims = the claims type's own (from_slice; clone on a hit; both on a miss); ours = total - claims"
+    );
+    println!(
+        "kid = the header's kid copied to a String (verify.rs present_string: Cow::deserialize is always Owned)"
+    );
+    println!(
+        "names = one String per top-level claim (verify.rs RegisteredSeed::visit_map next_key::<Cow<str>>)"
+    );
+    println!(
+        "Only Rust-heap allocations are counted: aws-lc's own C mallocs (ECDSA) are invisible here."
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The test
+// ---------------------------------------------------------------------------
+
+#[test]
+fn allocations_per_verified_request() {
+    let mut rows = Vec::new();
+    for alg in ["HS256", "ES256"] {
+        let fixture = Fixture::new(alg);
+        let small = fixture
+            .verifier::<SmallClaims>(false)
+            .verify(&fixture.current_kid)
+            .expect("accepted")
+            .claims;
+        assert_eq!(
+            (small.sub.as_str(), small.iss.as_str(), small.aud.as_str()),
+            ("user-42", "https://auth.example.com", "api.example.com")
+        );
+        assert!(small.iat <= now_unix() && now_unix() < small.exp);
+        rows.extend(matrix_rows::<Value>(&fixture, "Value"));
+        rows.extend(matrix_rows::<SmallClaims>(&fixture, "SmallClaims"));
+        rows.extend(matrix_rows::<IgnoreAll>(&fixture, "IgnoreAll"));
+        rows.extend(path_rows(&fixture));
+    }
+    print(&rows);
+
+    let find = |alg: &str, claims: &str, case: &str| {
+        rows.iter()
+            .find(|r| r.alg == alg && r.claims == claims && r.case == case)
+            .unwrap_or_else(|| panic!("no row {alg} {claims} {case}"))
+    };
+    for row in &rows {
+        let what = format!("{} {} {}", row.alg, row.claims, row.case);
+        // Nothing beyond the known sources; fewer is progress.
+        assert!(
+            row.ours() <= row.expected.total(),
+            "{what}: {} allocations of our own, expected at most {} ({})",
+            row.ours(),
+            row.expected.total(),
+            row.expected.explain()
+        );
+        // None of our allocations grows: each is made at its final size.
+        assert_eq!(
+            row.total.reallocs, row.claims_own.reallocs,
+            "{what}: reallocs"
+        );
+        if row.claims == "IgnoreAll" {
+            continue;
+        }
+        // What the crate allocates does not depend on the claims type.
+        assert_eq!(
+            row.ours(),
+            find(row.alg, "IgnoreAll", row.case).ours(),
+            "{what}: ours differs from IgnoreAll's"
+        );
+    }
+    for alg in ["HS256", "ES256"] {
+        // A cache hit allocates nothing but the claims' clone.
+        assert_eq!(
+            find(alg, "IgnoreAll", CACHE_HIT).total,
+            Count::default(),
+            "{alg}: a cache hit with IgnoreAll allocates nothing"
+        );
+        // The claims types allocate what they should on their own.
+        assert_eq!(find(alg, "IgnoreAll", CACHE_OFF).claims_own.allocs, 0);
+        assert_eq!(
+            find(alg, "SmallClaims", CACHE_OFF).claims_own.allocs,
+            3,
+            "SmallClaims allocates its three Strings"
+        );
+        // Rejections before the payload is parsed cost at most the kid.
+        for case in ["unknown_kid", "bad_signature"] {
+            assert!(
+                find(alg, "IgnoreAll", case).total.allocs <= 1,
+                "{alg} {case}"
+            );
+        }
+    }
+}
