@@ -152,7 +152,8 @@ struct JoseHeader<'a> {
 fn present_string<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Cow<'de, str>>, D::Error> {
-    Cow::deserialize(deserializer).map(Some)
+    // Through `Text`: serde's own `Cow` impl always copies.
+    Text::deserialize(deserializer).map(|text| Some(text.0))
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
@@ -373,7 +374,7 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
             present: vec![false; self.required.len()],
             ..Registered::default()
         };
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
             if let Some(index) = self.required.iter().position(|r| *r == *name) {
                 out.present[index] = true;
             }
@@ -482,7 +483,8 @@ fn check_claims(
     Ok((exp, nbf))
 }
 
-/// A JSON string, borrowed from the payload unless it has escapes.
+/// A JSON string, borrowed from the input unless it has escapes (serde's
+/// own `Cow<str>` always copies).
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
