@@ -17,7 +17,7 @@
 //! | `current_kid` | current key, its kid | accepted | `decode` with the current key |
 //! | `previous_kid` | previous key, its kid | accepted (previous slot) | `decode` with the previous key |
 //! | `previous_no_kid` | previous key, no kid | current tried, then previous | `decode` with current, on `InvalidSignature` with previous |
-//! | `unknown_kid` | previous key, kid nobody has | `unknown_kid`, no crypto | `decode` with the current key: `InvalidSignature` |
+//! | `unknown_kid` | previous key, kid nobody has | `unknown_kid`, no crypto | `decode` with the current key: `InvalidSignature` (a whole check) |
 //! | `alg_mismatch` | current kid, another alg (HS384 for the HS256 ring, HS256 for the others) | `wrong_alg`, no crypto | `decode`: `InvalidAlgorithm` |
 //! | `bad_signature` | current-kid token, one signature byte changed | `bad_signature` | `decode` with the current key: `InvalidSignature` |
 //! | `expired` | current kid, `exp` an hour ago | `expired` (after the signature check) | `decode`: `ExpiredSignature` |
@@ -194,6 +194,28 @@ fn valid_claims() -> JWTClaims<NoCustomClaims> {
         .with_audience(AUDIENCE)
 }
 
+/// A token signed with another key than the current one, which the current
+/// key must refuse with a whole signature check. An RSA signature made with
+/// another key is, as a number, at or above the current modulus about half
+/// the time, and is then refused before the modular exponentiation: the
+/// cost of trying the current key first would depend on the keys drawn. So
+/// with RSA the token is re-signed (another `jti`) until its signature is
+/// below the current modulus; otherwise it is signed once.
+fn signed_by_other_key(sign: &SignFn, kid: Option<&str>, current_modulus: Option<&[u8]>) -> String {
+    let fits = |token: &String| {
+        current_modulus.is_none_or(|modulus| {
+            let signature = token.rsplit('.').next().expect("a JWS has dots");
+            let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+            // Big-endian, same length: byte order is numeric order.
+            signature.len() == modulus.len() && signature.as_slice() < modulus
+        })
+    };
+    (0_u32..)
+        .map(|jti| sign(kid, valid_claims().with_jwt_id(jti.to_string())))
+        .find(fits)
+        .expect("half of all signatures fit")
+}
+
 /// Expired an hour ago, far beyond the leeway.
 fn expired_claims() -> JWTClaims<NoCustomClaims> {
     let now = now_unix();
@@ -281,11 +303,20 @@ impl Fixture {
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp"]);
 
+        let modulus = current_key
+            .public_jwk
+            .get("n")
+            .and_then(Value::as_str)
+            .map(|n| URL_SAFE_NO_PAD.decode(n).expect("base64url"));
         let current_kid = (current_key.sign)(Some(CURRENT_KID), valid_claims());
         let tokens = Tokens {
             previous_kid: (previous_key.sign)(Some(PREVIOUS_KID), valid_claims()),
-            previous_no_kid: (previous_key.sign)(None, valid_claims()),
-            unknown_kid: (previous_key.sign)(Some(UNKNOWN_KID), valid_claims()),
+            previous_no_kid: signed_by_other_key(&previous_key.sign, None, modulus.as_deref()),
+            unknown_kid: signed_by_other_key(
+                &previous_key.sign,
+                Some(UNKNOWN_KID),
+                modulus.as_deref(),
+            ),
             alg_mismatch: mismatch(Some(CURRENT_KID), valid_claims()),
             bad_signature: corrupt_signature(&current_kid),
             expired: (current_key.sign)(Some(CURRENT_KID), expired_claims()),
