@@ -9,9 +9,9 @@
 //!
 //! What it guarantees:
 //!
-//! - **Exact match.** An entry is found by a hash of the token's signature
-//!   part, then compared byte for byte with the whole token; a hash never
-//!   decides alone.
+//! - **Exact match.** An entry is found by a hash of the end of the token
+//!   (its signature), then compared byte for byte with the whole token; a
+//!   hash never decides alone.
 //! - **Bounded.** At most `max_entries` entries and about `max_bytes` of
 //!   memory (each entry counts its token, its claims' JSON size and a fixed
 //!   overhead). When full, an entry is evicted to make room.
@@ -29,7 +29,7 @@
 //! `jwt_token_cache_evictions_total`.
 
 use std::collections::HashMap;
-use std::collections::hash_map::{Entry as MapEntry, RandomState};
+use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
@@ -88,6 +88,8 @@ impl TokenCacheConfig {
 
 /// Shards keep lock contention low on many cores.
 const SHARDS: usize = 16;
+/// How much of the token's end the cache key hashes.
+const HASHED_TAIL_BYTES: usize = 32;
 /// Fixed cost counted per entry: map slot, entry struct, allocations.
 const ENTRY_OVERHEAD_BYTES: usize = 128;
 
@@ -157,10 +159,13 @@ impl<C: Clone> TokenCache<C> {
     }
 
     /// The signature part is the last, most random part of a token:
-    /// hashing only it is cheap, and the full comparison keeps it exact.
+    /// hashing its last 32 characters (192 bits of it) is cheap whatever
+    /// the algorithm, and the full comparison keeps the match exact.
     fn hash(&self, token: &str) -> u64 {
-        let signature = token.rsplit('.').next().unwrap_or(token);
-        self.hasher.hash_one(signature)
+        let tail = token.len().saturating_sub(HASHED_TAIL_BYTES);
+        // Tokens are ASCII once verified; the fallback only guards a
+        // non-ASCII string, which can never be a cached token.
+        self.hasher.hash_one(token.get(tail..).unwrap_or(token))
     }
 
     fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard<C>> {
@@ -178,10 +183,10 @@ impl<C: Clone> TokenCache<C> {
     pub(crate) fn get(&self, token: &str, generation: u64, now: u64) -> Lookup<C> {
         let hash = self.hash(token);
         let mut shard = self.shard(hash);
-        let MapEntry::Occupied(entry) = shard.entries.entry(hash) else {
+        // A plain lookup: `entry` would reserve room in an empty shard.
+        let Some(cached) = shard.entries.get(&hash) else {
             return Lookup::Miss;
         };
-        let cached = entry.get();
         if *cached.token != *token {
             return Lookup::Miss;
         }
@@ -190,8 +195,9 @@ impl<C: Clone> TokenCache<C> {
             || now > verified.valid_until
             || now < verified.valid_from
         {
-            let removed = entry.remove();
-            shard.bytes -= removed.cost;
+            if let Some(removed) = shard.entries.remove(&hash) {
+                shard.bytes -= removed.cost;
+            }
             return Lookup::Miss;
         }
         Lookup::Hit(Hit {
