@@ -145,7 +145,7 @@ pub struct KeyWatcher {
     task: tokio::task::JoinHandle<()>,
     layout: Layout,
     // Kept alive for its events; dropping it removes the watch.
-    _events: Option<notify::RecommendedWatcher>,
+    events: Option<notify::RecommendedWatcher>,
 }
 
 impl KeyWatcher {
@@ -156,7 +156,7 @@ impl KeyWatcher {
 
     /// Whether file events are watched (`false`: polling only).
     pub fn has_events(&self) -> bool {
-        self._events.is_some()
+        self.events.is_some()
     }
 }
 
@@ -218,7 +218,7 @@ impl KeyRing {
         Ok(KeyWatcher {
             task,
             layout,
-            _events: events,
+            events,
         })
     }
 }
