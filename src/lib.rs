@@ -65,6 +65,8 @@ pub mod retire;
 pub mod ring;
 pub mod source;
 pub mod status;
+#[cfg(test)]
+mod test_keys;
 pub mod tracker;
 pub mod transition;
 mod verified;

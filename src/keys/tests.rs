@@ -7,25 +7,15 @@
 //! too, independently of this crate's code.
 
 use super::*;
+use crate::test_keys::{ED25519_X, P256_X, P256_Y, P384_X, P384_Y, RSA_2048_N};
 use serde_json::json;
 
-const RSA_2048_N: &str = "\
-    xwL9MCZ8T1LU2TQ_gbIXHfdbGQYDpCYgGwjDeLw_2rctq01yvAu5PBtb6mV0NPJn6cUBpifIJld3\
-    0GsHVTBvpHevKr_kilDvmYW1UEtKykN8bk8QILwoeDViOGv_qL0dhc40rUQXKBprZbEFVnjBOlNi\
-    1GTAJB3Q7hnFB01G2bJE_l1ITcs3kJ6BEicqIoYcFdjrQ_GzYIjEuImHXH1PL1vb6SzqP4QrzsT9\
-    Y51ExBYo_xLqcfAE-oNTUE8k-Bi-e0hXYlp1hMI-Hze7TrZs4fIKRReOvOrdO2X828Fx7k8Ini0o\
-    MvAMFf9YQ3X8-yecqTmbyQfNT0CSahPbgV1p3Q";
 const RSA_1024_N: &str = "\
     u0SVaHTNbJWyyWZfkvNZyQGOdGfcs5_CdNXg6znl7We7EtqrxUIRrp_LEK7_hkb69kWsn8q1M0Bp\
     Z3uuUtG-oq9FF1IhsaKSe9RAqHFqaafM-VujEOvqsxQP2cjnqXLa1fIbK8EezDdk4azfYUNvLajK\
     7l3i0hv6eL-wabNVI3U";
-const P256_X: &str = "4cpJwnA_sHkS2HtBNapjvzNbxN2ZbjfEeOeMl8-NiAI";
-const P256_Y: &str = "BDaX-bu9Z0LYZfFcmDeSEfeZJWRL0VNqipENlQ3yZP4";
 const P256_THUMBPRINT: &str = "L-KqsAoUtSpP8OtKA6EwVPGDEQ-cpWq8OS7-UiGH14Q";
-const P384_X: &str = "esU4Ez09zjzTmtmd7cjpD5kTeJ5UWGtGjfSiNCl--ocx4-4C5AIAfX7ZtxfOrrgJ";
-const P384_Y: &str = "SndJ-IyJdTlgRF57hBS4fwJdiyb_W5-aqZZoXkyB7DTxeYUv6XaKbFz3BgWl3llV";
 const P384_THUMBPRINT: &str = "Tvh11wc0w6yUJ7TTxNezPW0R4mns5VK7LQqbZghboCc";
-const ED25519_X: &str = "c8SsbO5pnwDnWeUn63EwN_dFsZm0JtaHU98927_U6g8";
 const ED25519_THUMBPRINT: &str = "9DzwoSHKr39iub-HxlVdGhmAIZGJPCVfu9ZdrgGk8vo";
 
 /// RFC 7638 section 3.1: the example RSA key and its thumbprint.

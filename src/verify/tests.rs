@@ -10,6 +10,7 @@ thread_local! {
 // signature checks that costs), which malformed tokens are refused and
 // where, and how the registered claims are judged.
 
+use crate::test_keys::{ED25519_X, P256_X, P256_Y, P384_X, P384_Y, RSA_2048_N};
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -29,12 +30,6 @@ const HS384_SECRET: &[u8] = b"hs384-secret-hs384-secret-hs384-secret-hs384-sec";
 // Asymmetric key pairs, generated once with Python's `cryptography`: the
 // private halves (DER, standard base64) sign, the public halves (JWK
 // members) are what the layer loads. Test-only keys: they protect nothing.
-const RSA_2048_N: &str = "\
-    xwL9MCZ8T1LU2TQ_gbIXHfdbGQYDpCYgGwjDeLw_2rctq01yvAu5PBtb6mV0NPJn6cUBpifIJld3\
-    0GsHVTBvpHevKr_kilDvmYW1UEtKykN8bk8QILwoeDViOGv_qL0dhc40rUQXKBprZbEFVnjBOlNi\
-    1GTAJB3Q7hnFB01G2bJE_l1ITcs3kJ6BEicqIoYcFdjrQ_GzYIjEuImHXH1PL1vb6SzqP4QrzsT9\
-    Y51ExBYo_xLqcfAE-oNTUE8k-Bi-e0hXYlp1hMI-Hze7TrZs4fIKRReOvOrdO2X828Fx7k8Ini0o\
-    MvAMFf9YQ3X8-yecqTmbyQfNT0CSahPbgV1p3Q";
 const RSA_2048_PKCS1_DER: &str = "\
     MIIEpAIBAAKCAQEAxwL9MCZ8T1LU2TQ/gbIXHfdbGQYDpCYgGwjDeLw/2rctq01yvAu5PBtb6mV0\
     NPJn6cUBpifIJld30GsHVTBvpHevKr/kilDvmYW1UEtKykN8bk8QILwoeDViOGv/qL0dhc40rUQX\
@@ -57,20 +52,15 @@ const RSA_2048_PKCS1_DER: &str = "\
     nzTg1L3yig+7P/7euz6BKV6S4qiBqmnsVyDAfQiIGMEAPQKBgQC4Cngb7rdsXw3PfkvjStr9PqXT\
     6NtTzc/gMOB9c/3VZGxope5MpysAUTY3uPAQr/dHHd1Q4p9yScs0QJk26g1KdDKxJpHOcTvIs7Cl\
     jilvUyQbNMUbKyfSTXpDFjWdPuDZAQZCVGSWqd6m6dSbvfGjb9eSH1wT5yfOKYPHeYr+fA==";
-const P256_X: &str = "4cpJwnA_sHkS2HtBNapjvzNbxN2ZbjfEeOeMl8-NiAI";
-const P256_Y: &str = "BDaX-bu9Z0LYZfFcmDeSEfeZJWRL0VNqipENlQ3yZP4";
 const P256_PKCS8_DER: &str = "\
     MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg3yL0sXEYTogyIo80//RmPMZ/6KUe\
     bCcP6xlV+A977l+hRANCAAThyknCcD+weRLYe0E1qmO/M1vE3ZluN8R454yXz42IAgQ2l/m7vWdC\
     2GXxXJg3khH3mSVkS9FTaoqRDZUN8mT+";
-const P384_X: &str = "esU4Ez09zjzTmtmd7cjpD5kTeJ5UWGtGjfSiNCl--ocx4-4C5AIAfX7ZtxfOrrgJ";
-const P384_Y: &str = "SndJ-IyJdTlgRF57hBS4fwJdiyb_W5-aqZZoXkyB7DTxeYUv6XaKbFz3BgWl3llV";
 const P384_PKCS8_DER: &str = "\
     MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDC2NAdpdqBnII6AgFJB6X3AvFALlQIS\
     fJza8DGGXL7YwjQq8czooCj/nBuQrEL/Wi+hZANiAAR6xTgTPT3OPNOa2Z3tyOkPmRN4nlRYa0aN\
     9KI0KX76hzHj7gLkAgB9ftm3F86uuAlKd0n4jIl1OWBEXnuEFLh/Al2LJv9bn5qplmheTIHsNPF5\
     hS/pdopsXPcGBaXeWVU=";
-const ED25519_X: &str = "c8SsbO5pnwDnWeUn63EwN_dFsZm0JtaHU98927_U6g8";
 const ED25519_PKCS8_DER: &str = "MC4CAQAwBQYDK2VwBCIEIB2pXRi3zVuh2V+CkAz9AMbX/1zPH2regFXiBf6x+ubd";
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
