@@ -95,7 +95,7 @@ const ENTRY_OVERHEAD_BYTES: usize = 128;
 
 /// What a hit gives back: enough to finish the request as a miss would.
 pub(crate) struct Hit<C> {
-    pub(crate) claims: C,
+    pub(crate) claims: Arc<C>,
     pub(crate) kid: Arc<str>,
     pub(crate) slot: Slot,
     pub(crate) exp: Option<u64>,
@@ -103,7 +103,8 @@ pub(crate) struct Hit<C> {
 
 /// What a successful verification leaves behind.
 pub(crate) struct Verified<C> {
-    pub(crate) claims: C,
+    /// Shared with every request that hits, so a hit copies no claims.
+    pub(crate) claims: Arc<C>,
     pub(crate) kid: Arc<str>,
     pub(crate) slot: Slot,
     pub(crate) generation: u64,
@@ -141,7 +142,7 @@ pub(crate) enum Lookup<C> {
     Miss,
 }
 
-impl<C: Clone> TokenCache<C> {
+impl<C> TokenCache<C> {
     pub(crate) fn new(config: TokenCacheConfig) -> Self {
         Self {
             shards: (0..SHARDS)
@@ -261,7 +262,7 @@ mod tests {
 
     fn verified(generation: u64, valid_until: u64) -> Verified<String> {
         Verified {
-            claims: "claims".to_owned(),
+            claims: Arc::new("claims".to_owned()),
             kid: Arc::from("k1"),
             slot: Slot::Current,
             generation,

@@ -143,6 +143,10 @@ impl fmt::Display for Rejection {
     }
 }
 
+/// So that `Verifier::verify(..)?` works in functions returning
+/// `Box<dyn Error>` or `anyhow::Result`.
+impl std::error::Error for Rejection {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

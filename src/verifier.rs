@@ -62,7 +62,7 @@ impl<C> fmt::Debug for VerifierCore<C> {
     }
 }
 
-impl<C: DeserializeOwned + Clone> VerifierCore<C> {
+impl<C: DeserializeOwned> VerifierCore<C> {
     /// Verifies `token` and does the bookkeeping of an accepted or refused token.
     pub(crate) fn verify(&self, token: &str) -> Result<Verified<C>, Rejection> {
         let result = self.verify_uncounted(token);
@@ -89,12 +89,13 @@ impl<C: DeserializeOwned + Clone> VerifierCore<C> {
             kid: accepted.key.key.kid_arc().clone(),
             slot: accepted.key.slot,
         };
+        let claims = Arc::new(accepted.claims);
         if let (Some(cache), Some(exp)) = (&self.cache, accepted.exp) {
             let leeway = self.rules.leeway;
             let evicted = cache.insert(
                 token,
                 cache::Verified {
-                    claims: accepted.claims.clone(),
+                    claims: claims.clone(),
                     kid: key.kid.clone(),
                     slot: key.slot,
                     generation: snapshot.generation,
@@ -106,10 +107,7 @@ impl<C: DeserializeOwned + Clone> VerifierCore<C> {
             );
             ring.metrics().token_cache_evicted(evicted);
         }
-        Ok(Verified {
-            claims: accepted.claims,
-            key,
-        })
+        Ok(Verified { claims, key })
     }
 
     /// A cached verification, counted exactly like a fresh one.
@@ -159,7 +157,7 @@ impl<C> Verifier<C> {
     }
 }
 
-impl<C: DeserializeOwned + Clone> Verifier<C> {
+impl<C: DeserializeOwned> Verifier<C> {
     /// Verifies a compact JWS token (no `Bearer ` prefix).
     ///
     /// # Errors

@@ -1,16 +1,18 @@
 //! Heap allocations per verified request, counted by a global allocator.
 //!
 //! The goal is "no allocation beyond the claims' own": what the
-//! application's claims type allocates while it is deserialized (or cloned,
-//! on a cache hit) is the application's business; everything else on the
-//! request path should not touch the heap. So each row measures:
+//! application's claims type allocates while it is deserialized is the
+//! application's business, and so is the `Arc` the claims live in (one
+//! allocation, shared by the request, the handler and the token cache, so
+//! that neither a cache hit nor the extractor copies them); everything else
+//! on the request path should not touch the heap. So each row measures:
 //!
 //! - **total**: allocations during one `Verifier::verify` call, in steady
 //!   state (after warm-up; every sample must allocate exactly the same);
-//! - **claims**: the claims type's own allocations, measured alone with the
-//!   very call `verify` makes: `serde_json::from_slice::<C>` of the token's
-//!   payload (cache off), `C::clone` (cache hit), both (cache miss, which
-//!   keeps a clone in the cache);
+//! - **claims**: the claims' own allocations, measured alone with the very
+//!   calls `verify` makes: `Arc::new(serde_json::from_slice::<C>(payload))`
+//!   (cache off, and cache miss: the cache shares that `Arc`), `Arc::clone`
+//!   (cache hit: nothing);
 //! - **ours** = total - claims: the crate's own.
 //!
 //! Three claims types separate the two: `serde_json::Value`, a small struct
@@ -25,8 +27,8 @@
 //!   allocation for the kid and 1 per top-level claim name);
 //! - **payload > 2 KiB**: decoded into a heap `Vec` instead of the stack
 //!   buffer (`decode_b64`), 1 allocation; by design.
-//! - **cache miss**: the cache keeps the token (`Box<str>`, 1) and a clone of
-//!   the claims; the first entry of a shard allocates its table (1).
+//! - **cache miss**: the cache keeps the token (`Box<str>`, 1) and shares
+//!   the claims' `Arc`; the first entry of a shard allocates its table (1).
 //!
 //! The bounds asserted below are exactly these counts, so that a
 //! regression fails.
@@ -43,6 +45,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -494,7 +497,7 @@ fn matrix_rows<C: DeserializeOwned + Clone>(fixture: &Fixture, name: &'static st
 
     let payload = payload(token);
     let deserialize = per_call(&label("from_slice"), || {
-        serde_json::from_slice::<C>(&payload).expect("the claims fit")
+        Arc::new(serde_json::from_slice::<C>(&payload).expect("the claims fit"))
     });
 
     let plain = fixture.verifier::<C>(false);
@@ -504,12 +507,12 @@ fn matrix_rows<C: DeserializeOwned + Clone>(fixture: &Fixture, name: &'static st
 
     let cached = fixture.verifier::<C>(true);
     let claims = cached.verify(token).expect("warms the cache").claims;
-    let clone = per_call(&label("clone"), || claims.clone());
+    let share = per_call(&label("share"), || Arc::clone(&claims));
     let hit = per_call(&hit_label, || {
         checked(&hit_label, cached.verify(token), Ok(Slot::Current))
     });
 
-    // A miss stores the token and a clone of the claims. Each sample gets a
+    // A miss stores the token and shares the claims. Each sample gets a
     // fresh cache, so the token lands in an empty shard.
     let mut misses = [Count::default(); SAMPLES];
     for miss in &mut misses {
@@ -534,11 +537,11 @@ fn matrix_rows<C: DeserializeOwned + Clone>(fixture: &Fixture, name: &'static st
     };
     vec![
         row(CACHE_OFF, cache_off, deserialize, off),
-        row(CACHE_HIT, hit, clone, Expected::default()),
+        row(CACHE_HIT, hit, share, Expected::default()),
         row(
             CACHE_MISS,
             misses[0],
-            deserialize + clone,
+            deserialize,
             Expected { cache: 2, ..off },
         ),
     ]
@@ -595,6 +598,8 @@ fn path_rows(fixture: &Fixture) -> Vec<Row> {
             large,
         ),
     ];
+    // An accepted token's claims live in an `Arc`, even claims that keep nothing.
+    let arc = per_call("IgnoreAll in its Arc", || Arc::new(IgnoreAll));
     cases
         .into_iter()
         .map(|(case, token, outcome, expected)| {
@@ -604,7 +609,11 @@ fn path_rows(fixture: &Fixture) -> Vec<Row> {
                 claims: "IgnoreAll",
                 case,
                 total: per_call(&what, || checked(&what, verifier.verify(token), outcome)),
-                claims_own: Count::default(),
+                claims_own: if outcome.is_ok() {
+                    arc
+                } else {
+                    Count::default()
+                },
                 expected,
             }
         })
@@ -635,7 +644,7 @@ fn print(rows: &[Row]) {
     }
     println!();
     println!(
-        "claims = the claims type's own (from_slice; clone on a hit; both on a miss); ours = total - claims"
+        "claims = the claims' own (from_slice into their Arc; nothing on a hit); ours = total - claims"
     );
     println!(
         "Only Rust-heap allocations are counted: aws-lc's own C mallocs (ECDSA) are invisible here"
@@ -708,27 +717,28 @@ fn allocations_per_verified_request() {
         );
     }
     for alg in ["HS256", "ES256"] {
-        // A cache hit allocates nothing but the claims' clone.
+        // A cache hit allocates nothing: the claims are shared.
         assert_eq!(
             find(alg, "IgnoreAll", CACHE_HIT).total,
             Count::default(),
             "{alg}: a cache hit with IgnoreAll allocates nothing"
         );
         // The claims types allocate what they should on their own.
-        assert_eq!(find(alg, "IgnoreAll", CACHE_OFF).claims_own.allocs, 0);
+        assert_eq!(
+            find(alg, "IgnoreAll", CACHE_OFF).claims_own.allocs,
+            1,
+            "IgnoreAll: only the Arc"
+        );
         assert_eq!(
             find(alg, "SmallClaims", CACHE_OFF).claims_own.allocs,
-            3,
-            "SmallClaims allocates its three Strings"
+            4,
+            "SmallClaims allocates its three Strings, plus the Arc"
         );
-        // Verified or refused, a typical token allocates nothing of ours.
-        for case in [
-            CACHE_OFF,
-            "previous_kid",
-            "unknown_kid",
-            "bad_signature",
-            "expired",
-        ] {
+        // Verified, a typical token allocates only the claims' Arc; refused, nothing.
+        for case in [CACHE_OFF, "previous_kid"] {
+            assert_eq!(find(alg, "IgnoreAll", case).total.allocs, 1, "{alg} {case}");
+        }
+        for case in ["unknown_kid", "bad_signature", "expired"] {
             assert_eq!(find(alg, "IgnoreAll", case).total.allocs, 0, "{alg} {case}");
         }
     }

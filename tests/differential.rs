@@ -2036,7 +2036,7 @@ fn compare(suite: &Suite, check: &Check, token: &str) -> (Verdict, String) {
     };
     let verdict = match (&ours, &theirs) {
         (Ok(verified), Ok((claims, slot))) => {
-            if verified.claims == *claims && verified.key.slot == *slot {
+            if *verified.claims == *claims && verified.key.slot == *slot {
                 Verdict::BothAccept
             } else {
                 Verdict::Unexplained("both accept, with different claims or keys".to_owned())

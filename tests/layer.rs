@@ -255,6 +255,12 @@ fn raw_token(header: &str, payload: &str, secret: &[u8]) -> String {
     format!("{signed}.{signature}")
 }
 
+/// `part` with `blank` in its middle.
+fn blank_inside(part: &str, blank: char) -> String {
+    let (left, right) = part.split_at(part.len() / 2);
+    format!("{left}{blank}{right}")
+}
+
 /// A correctly signed `kid-new` token with these raw claims.
 fn raw_claims(payload: &str) -> String {
     raw_token(r#"{"alg":"HS256","kid":"kid-new"}"#, payload, NEW_SECRET)
@@ -588,7 +594,7 @@ async fn invalid_claims() {
     let typed: Router = Router::new()
         .route(
             "/typed",
-            get(|token: Verified<Typed>| async move { token.claims.sub }),
+            get(|token: Verified<Typed>| async move { token.claims.sub.clone() }),
         )
         .layer(JwtLayer::<Typed>::new(env.ring.clone()));
     let wrong_shape = mint(
@@ -629,6 +635,23 @@ async fn bad_input_is_always_a_401_with_a_reason() {
         ("padding", format!("{h}=.{p}.{s}"), "malformed"),
         ("standard base64", format!("{h}.{p}+/.{s}"), "malformed"),
         ("percent", format!("{h}.{p}.{s}%"), "malformed"),
+        // Whitespace inside: the extractor only checks the ends, each
+        // part's base64url decoder refuses the rest.
+        (
+            "space in the header",
+            format!("{}.{p}.{s}", blank_inside(h, ' ')),
+            "malformed",
+        ),
+        (
+            "space in the payload",
+            format!("{h}.{}.{s}", blank_inside(p, ' ')),
+            "malformed",
+        ),
+        (
+            "tab in the signature",
+            format!("{h}.{p}.{}", blank_inside(s, '\t')),
+            "malformed",
+        ),
         // Bad base64 in each part (a lone character is never base64).
         ("bad base64 header", format!("A.{p}.{s}"), "malformed"),
         ("bad base64 payload", format!("{h}.A.{s}"), "malformed"),
@@ -1175,7 +1198,7 @@ async fn verified_without_the_layer_is_a_500_and_option_is_none() {
     let mismatched = Router::new()
         .route(
             "/typed",
-            get(|token: Verified<Typed>| async move { token.claims.sub }),
+            get(|token: Verified<Typed>| async move { token.claims.sub.clone() }),
         )
         .layer(env.layer());
     let response = send(

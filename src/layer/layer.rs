@@ -146,10 +146,7 @@ impl<C> JwtLayer<C> {
     /// Caches verified tokens (off by default): see [`crate::cache`] for
     /// what it guarantees and when it pays.
     #[must_use]
-    pub fn with_token_cache(mut self, config: TokenCacheConfig) -> Self
-    where
-        C: Clone,
-    {
+    pub fn with_token_cache(mut self, config: TokenCacheConfig) -> Self {
         let cache = (config.max_entries() > 0).then(|| Arc::new(TokenCache::new(config)));
         Arc::make_mut(&mut self.config).core.cache = cache;
         self

@@ -28,7 +28,7 @@
 //! use serde::Deserialize;
 //! use std::time::Duration;
 //!
-//! #[derive(Clone, Deserialize)]
+//! #[derive(Deserialize)]
 //! struct Claims {
 //!     sub: String,
 //! }

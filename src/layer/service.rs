@@ -41,7 +41,7 @@ impl<S: fmt::Debug, C> fmt::Debug for JwtService<S, C> {
 impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for JwtService<S, C>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    C: DeserializeOwned + Clone + Send + Sync + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
     ResBody: Default,
 {
     type Response = Response<ResBody>;

@@ -80,7 +80,12 @@ impl TokenSource {
                 "the token is longer than allowed",
             ));
         }
-        if token.is_empty() || token.bytes().any(|b| b.is_ascii_whitespace()) {
+        // Whitespace inside the token is left to the base64url decoders,
+        // which refuse it (`malformed`): scanning every byte here would
+        // cost as much as the decoding itself.
+        let blank = |b: &u8| b.is_ascii_whitespace();
+        let bytes = token.as_bytes();
+        if token.is_empty() || bytes.first().is_some_and(blank) || bytes.last().is_some_and(blank) {
             return Err(Rejection::new(
                 Reason::Malformed,
                 "the token is empty or has whitespace around it",
@@ -114,9 +119,17 @@ fn single_header<'h>(
             "the token is longer than allowed",
         ));
     }
-    value
-        .to_str()
-        .map_err(|_| Rejection::new(Reason::Malformed, "the credential header is not ASCII"))
+    // `HeaderValue::to_str` checks byte by byte; `is_ascii` and the UTF-8
+    // check both take whole words at a time.
+    let bytes = value.as_bytes();
+    bytes
+        .is_ascii()
+        .then(|| std::str::from_utf8(bytes).ok())
+        .flatten()
+        .ok_or(Rejection::new(
+            Reason::Malformed,
+            "the credential header is not ASCII",
+        ))
 }
 
 /// `Bearer <token>`: the scheme is case-insensitive (RFC 7235), followed by
