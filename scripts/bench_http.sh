@@ -10,7 +10,11 @@
 #         previous-key token; with the verified-token cache off, and on when
 #         the build has --token-cache;
 #   peer: GET /healthz, and GET /whoami with the same HS256 and ES256
-#         current-key tokens.
+#         current-key tokens;
+#   floor: benches/peers' floor-server, same HTTP stack, HS256 only:
+#         GET /healthz, GET /answer (the /whoami body with no token read)
+#         and GET /hmac (that body after an HMAC check and nothing else).
+#         Their ratios to /healthz bound what any JWT layer can reach here.
 # Every run repeats ONE token, so with the cache on it is its best case
 # (every request after the first is a hit).
 # It prints a table and the ratios that matter: /whoami vs /healthz of the
@@ -19,13 +23,18 @@
 # on the machine and are noisy, and wrk shares the CPUs with the server.
 #
 # Runs are strictly sequential: one server up at a time, one wrk load at a
-# time, each measured run preceded by a short warm-up run.
+# time, each measured run preceded by a short warm-up run. The whole set is
+# repeated BENCH_ROUNDS times, interleaved (every case once per round), and
+# each ratio is taken within a round, then the median over rounds is
+# printed with its range: a machine that is busy for a minute skews one
+# round, not one side of a ratio.
 #
 # Usage:
 #   scripts/bench_http.sh [duration_seconds]      # default 10 s per measured run
+#   BENCH_ROUNDS=5 scripts/bench_http.sh 5          # more, shorter rounds
 #
 # Needs: cargo, and wrk (Debian/Ubuntu: sudo apt-get install wrk).
-# Knobs (environment): BENCH_THREADS (2), BENCH_CONNECTIONS (32),
+# Knobs (environment): BENCH_ROUNDS (3), BENCH_THREADS (2), BENCH_CONNECTIONS (32),
 # BENCH_WARMUP (2 s), BENCH_TOKEN_CACHE (10000 entries, when supported),
 # BENCH_PORT (39100; uses this port and the next two), BENCH_KEEP_DIR (copy
 # keys, tokens, server logs and raw wrk output there).
@@ -43,6 +52,11 @@ DURATION="${1:-10}"
 if ! [[ "$DURATION" =~ ^[1-9][0-9]*$ ]]; then
   echo "bench_http: duration must be a whole number of seconds, got '$DURATION'" >&2
   echo "usage: scripts/bench_http.sh [duration_seconds]" >&2
+  exit 1
+fi
+ROUNDS="${BENCH_ROUNDS:-3}"
+if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench_http: BENCH_ROUNDS must be a whole number >= 1, got '$ROUNDS'" >&2
   exit 1
 fi
 THREADS="${BENCH_THREADS:-2}"
@@ -71,6 +85,7 @@ PEERS_TARGET="$PEERS/target"
 OUR_TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 OUR_SERVER="$OUR_TARGET/release/examples/server"
 PEER_SERVER="$PEERS_TARGET/release/peer-server"
+FLOOR_SERVER="$PEERS_TARGET/release/floor-server"
 MINT="$PEERS_TARGET/release/mint"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench_http.XXXXXX")"
@@ -109,7 +124,7 @@ die() {
 echo "== building (release): our example server, and the peers"
 (cd "$ROOT" && cargo build --release --example server) >&2
 cargo build --release --manifest-path "$PEERS/Cargo.toml" --target-dir "$PEERS_TARGET" >&2
-for bin in "$OUR_SERVER" "$PEER_SERVER" "$MINT"; do
+for bin in "$OUR_SERVER" "$PEER_SERVER" "$FLOOR_SERVER" "$MINT"; do
   [[ -x "$bin" ]] || die "expected binary not found: $bin"
 done
 
@@ -178,15 +193,17 @@ expect_accepted() { # port token expected-body-fragment
   [[ "$answer" == *"$3"* ]] || die "$SERVER_NAME: /whoami answer lacks '$3': $(tail -n +2 <<<"$answer")"
 }
 
-declare -A RPS P50 P99
+# Requests/second by "label|round"; labels in the order first measured.
+declare -A RPS
 ORDER=()
+ROUND=1
 
 # Runs wrk once, checks its output; sets WRK_OUT to the output file.
 wrk_once() { # label seconds url [token]
   local label="$1" seconds="$2" url="$3" token="${4:-}"
   local args=(-t "$THREADS" -c "$CONNECTIONS" -d "${seconds}s" --latency)
   if [[ -n "$token" ]]; then args+=(-H "Authorization: Bearer $token"); fi
-  WRK_OUT="$WORK/wrk-${label//[^A-Za-z0-9_-]/_}-${seconds}s.txt"
+  WRK_OUT="$WORK/wrk-${label//[^A-Za-z0-9_-]/_}-round$ROUND-${seconds}s.txt"
   wrk "${args[@]}" "$url" >"$WRK_OUT" 2>&1 || { cat "$WRK_OUT" >&2 || true; die "wrk failed for $label"; }
   grep -q '^Requests/sec:' "$WRK_OUT" || { cat "$WRK_OUT" >&2 || true; die "wrk gave no result for $label"; }
   if grep -q 'Non-2xx or 3xx responses' "$WRK_OUT"; then
@@ -200,16 +217,16 @@ wrk_once() { # label seconds url [token]
   fi
 }
 
-# A warm-up run, then the measured run; records req/s and latency.
+# A warm-up run, then the measured run; records req/s for this round.
 bench() { # label url [token]
-  local label="$1" url="$2" token="${3:-}"
+  local label="$1" url="$2" token="${3:-}" p50 p99
   wrk_once "$label" "$WARMUP" "$url" "$token"
   wrk_once "$label" "$DURATION" "$url" "$token"
-  RPS[$label]="$(awk '/^Requests\/sec:/ {print $2}' "$WRK_OUT")"
-  P50[$label]="$(awk '$1 == "50%" {print $2}' "$WRK_OUT")"
-  P99[$label]="$(awk '$1 == "99%" {print $2}' "$WRK_OUT")"
-  ORDER+=("$label")
-  printf '   %-28s %12s req/s   p50 %-9s p99 %s\n' "$label" "${RPS[$label]}" "${P50[$label]}" "${P99[$label]}"
+  RPS["$label|$ROUND"]="$(awk '/^Requests\/sec:/ {print $2}' "$WRK_OUT")"
+  p50="$(awk '$1 == "50%" {print $2}' "$WRK_OUT")"
+  p99="$(awk '$1 == "99%" {print $2}' "$WRK_OUT")"
+  if ((ROUND == 1)); then ORDER+=("$label"); fi
+  printf '   %-28s %12s req/s   p50 %-9s p99 %s\n' "$label" "${RPS["$label|$ROUND"]}" "$p50" "$p99"
 }
 
 ours() { # name keys cache-entries
@@ -242,51 +259,88 @@ echo
 
 APP="http://$HOST:$APP_PORT"
 PEER="http://$HOST:$PEER_PORT"
-for entries in "${CACHE_SETTINGS[@]}"; do
-  if ((entries == 0)); then c=off; else c=on; fi
-  echo "-- ours, cache $c, HS256 keys"
-  ours "ours-hs-cache-$c" "$WORK/hs256.jwks.json" "$entries"
-  expect_accepted "$APP_PORT" "$TOKEN_HS_CUR" '"slot":"current"'
-  expect_accepted "$APP_PORT" "$TOKEN_HS_PREV" '"slot":"previous"'
-  bench "ours/$c healthz" "$APP/healthz"
-  bench "ours/$c whoami hs256-cur" "$APP/whoami" "$TOKEN_HS_CUR"
-  bench "ours/$c whoami hs256-prev" "$APP/whoami" "$TOKEN_HS_PREV"
-  echo "-- ours, cache $c, ES256 keys"
-  ours "ours-es-cache-$c" "$WORK/es256.jwks.json" "$entries"
-  expect_accepted "$APP_PORT" "$TOKEN_ES_CUR" '"slot":"current"'
-  expect_accepted "$APP_PORT" "$TOKEN_ES_PREV" '"slot":"previous"'
-  bench "ours/$c whoami es256-cur" "$APP/whoami" "$TOKEN_ES_CUR"
-  bench "ours/$c whoami es256-prev" "$APP/whoami" "$TOKEN_ES_PREV"
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+  echo "== round $ROUND of $ROUNDS"
+  for entries in "${CACHE_SETTINGS[@]}"; do
+    if ((entries == 0)); then c=off; else c=on; fi
+    echo "-- ours, cache $c, HS256 keys"
+    ours "ours-hs-cache-$c" "$WORK/hs256.jwks.json" "$entries"
+    expect_accepted "$APP_PORT" "$TOKEN_HS_CUR" '"slot":"current"'
+    expect_accepted "$APP_PORT" "$TOKEN_HS_PREV" '"slot":"previous"'
+    bench "ours/$c healthz" "$APP/healthz"
+    bench "ours/$c whoami hs256-cur" "$APP/whoami" "$TOKEN_HS_CUR"
+    bench "ours/$c whoami hs256-prev" "$APP/whoami" "$TOKEN_HS_PREV"
+    echo "-- ours, cache $c, ES256 keys"
+    ours "ours-es-cache-$c" "$WORK/es256.jwks.json" "$entries"
+    expect_accepted "$APP_PORT" "$TOKEN_ES_CUR" '"slot":"current"'
+    expect_accepted "$APP_PORT" "$TOKEN_ES_PREV" '"slot":"previous"'
+    bench "ours/$c whoami es256-cur" "$APP/whoami" "$TOKEN_ES_CUR"
+    bench "ours/$c whoami es256-prev" "$APP/whoami" "$TOKEN_ES_PREV"
+    stop_server
+  done
+
+  echo "-- peer (jwt-authorizer), HS256 current key"
+  start_server peer-hs "$PEER_PORT" "$PEER_SERVER" --listen "$HOST:$PEER_PORT" \
+    --keys "$WORK/hs256.jwks.json" --kid hs-current --leeway 60s
+  expect_accepted "$PEER_PORT" "$TOKEN_HS_CUR" '"kid":"hs-current"'
+  bench "peer healthz" "$PEER/healthz"
+  bench "peer whoami hs256-cur" "$PEER/whoami" "$TOKEN_HS_CUR"
+  echo "-- peer (jwt-authorizer), ES256 current key"
+  start_server peer-es "$PEER_PORT" "$PEER_SERVER" --listen "$HOST:$PEER_PORT" \
+    --keys "$WORK/es256.jwks.json" --kid es-current --leeway 60s
+  expect_accepted "$PEER_PORT" "$TOKEN_ES_CUR" '"kid":"es-current"'
+  bench "peer whoami es256-cur" "$PEER/whoami" "$TOKEN_ES_CUR"
+
+  echo "-- floor (answer only; HMAC check only), HS256 current key"
+  start_server floor "$PEER_PORT" "$FLOOR_SERVER" --listen "$HOST:$PEER_PORT" \
+    --keys "$WORK/hs256.jwks.json" --kid hs-current
+  [[ "$(http_get "$PEER_PORT" /hmac "$TOKEN_HS_CUR" | head -n1)" == 200 ]] ||
+    die "floor-server refused the HS256 token on /hmac"
+  [[ "$(http_get "$PEER_PORT" /hmac "${TOKEN_HS_CUR}x" | head -n1)" == 401 ]] ||
+    die "floor-server accepted a bad HMAC on /hmac"
+  bench "floor healthz" "$PEER/healthz"
+  bench "floor answer" "$PEER/answer"
+  bench "floor hmac" "$PEER/hmac" "$TOKEN_HS_CUR"
   stop_server
 done
 
-echo "-- peer (jwt-authorizer), HS256 current key"
-start_server peer-hs "$PEER_PORT" "$PEER_SERVER" --listen "$HOST:$PEER_PORT" \
-  --keys "$WORK/hs256.jwks.json" --kid hs-current --leeway 60s
-expect_accepted "$PEER_PORT" "$TOKEN_HS_CUR" '"kid":"hs-current"'
-bench "peer healthz" "$PEER/healthz"
-bench "peer whoami hs256-cur" "$PEER/whoami" "$TOKEN_HS_CUR"
-echo "-- peer (jwt-authorizer), ES256 current key"
-start_server peer-es "$PEER_PORT" "$PEER_SERVER" --listen "$HOST:$PEER_PORT" \
-  --keys "$WORK/es256.jwks.json" --kid es-current --leeway 60s
-expect_accepted "$PEER_PORT" "$TOKEN_ES_CUR" '"kid":"es-current"'
-bench "peer whoami es256-cur" "$PEER/whoami" "$TOKEN_ES_CUR"
-stop_server
-
 # --------------------------------------------------------------- report ---
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-has() { [[ -n "${RPS[$1]:-}" ]]; }
+# Per-round ratios of two labels: "median (lowest-highest)" over rounds.
+ratio() { # label-a label-b
+  local r a b values=()
+  for ((r = 1; r <= ROUNDS; r++)); do
+    a="${RPS["$1|$r"]:-}" b="${RPS["$2|$r"]:-}"
+    if [[ -n "$a" && -n "$b" ]]; then values+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", a / b }')"); fi
+  done
+  if ((${#values[@]} == 0)); then echo "n/a"; return; fi
+  printf '%s\n' "${values[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    if (NR > 1) printf "%.2f  (%.2f-%.2f)", m, v[1], v[NR]; else printf "%.2f", m }'
+}
+# Median req/s of a label over rounds, and each round's figure.
+rps_stats() { # label
+  local r values=()
+  for ((r = 1; r <= ROUNDS; r++)); do values+=("${RPS["$1|$r"]:-}"); done
+  printf '%12s   %s' "$(printf '%s\n' "${values[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+    printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" "${values[*]}"
+}
+has() { [[ -n "${RPS["$1|1"]:-}" ]]; }
+# The /healthz of the server a label ran on.
+own_healthz() { # label
+  local server="${1%% *}"
+  echo "$server healthz"
+}
 
 echo
-echo "== results (nproc=$NPROC; sequential runs; ${DURATION} s each; $THREADS wrk threads x $CONNECTIONS connections)"
-printf '%-28s %12s %10s %10s %16s\n' "case" "req/s" "p50" "p99" "vs own /healthz"
-printf '%-28s %12s %10s %10s %16s\n' "----" "-----" "---" "---" "---------------"
+echo "== results (nproc=$NPROC; $ROUNDS round(s), interleaved; ${DURATION} s per run; $THREADS wrk threads x $CONNECTIONS connections)"
+echo "ratios: median over rounds of the ratio within each round, (lowest-highest) when rounds > 1"
+printf '%-28s %12s   %-30s %s\n' "case" "median req/s" "each round" "vs own /healthz"
+printf '%-28s %12s   %-30s %s\n' "----" "------------" "----------" "---------------"
 for label in "${ORDER[@]}"; do
-  server="${label%% *}"
-  rel="1.00"
-  if [[ "$label" == *whoami* ]]; then rel="$(ratio "${RPS[$label]}" "${RPS[$server healthz]}")"; fi
-  printf '%-28s %12s %10s %10s %16s\n' "$label" "${RPS[$label]}" "${P50[$label]}" "${P99[$label]}" "$rel"
+  rel=""
+  if [[ "$label" != *healthz ]]; then rel="$(ratio "$label" "$(own_healthz "$label")")"; fi
+  printf '%-28s %-45s %s\n' "$label" "$(rps_stats "$label")" "$rel"
 done
 
 echo
@@ -295,10 +349,18 @@ for c in "${CACHE_SETTINGS[@]}"; do
   if ((c == 0)); then c=off; else c=on; fi
   for case in healthz "whoami hs256-cur" "whoami es256-cur"; do
     if has "ours/$c $case" && has "peer $case"; then
-      printf '  %-36s %s\n' "ours/$c vs peer: $case" "$(ratio "${RPS[ours/$c $case]}" "${RPS[peer $case]}")"
+      printf '  %-36s %s\n' "ours/$c vs peer: $case" "$(ratio "ours/$c $case" "peer $case")"
     fi
   done
 done
+
+echo
+echo "the floor (benches/peers floor-server, same HTTP stack; what no JWT layer can beat):"
+printf '  %-36s %s\n' "/answer vs /healthz" "$(ratio "floor answer" "floor healthz")"
+printf '  %-36s %s\n' "/hmac vs /healthz" "$(ratio "floor hmac" "floor healthz")"
+printf '  %-36s %s\n' "ours/off hs256-cur vs floor /hmac" "$(ratio "ours/off whoami hs256-cur" "floor hmac")"
+echo "  /answer: the /whoami body without reading a token; /hmac: the same after an HMAC"
+echo "  check of the token and nothing else (no header, no claims, no exp, no metrics)."
 
 echo
 echo "previous key vs current key (ours, same algorithm):"
@@ -306,7 +368,7 @@ for c in "${CACHE_SETTINGS[@]}"; do
   if ((c == 0)); then c=off; else c=on; fi
   for alg in hs256 es256; do
     printf '  %-36s %s\n' "cache $c: $alg prev / cur" \
-      "$(ratio "${RPS[ours/$c whoami $alg-prev]}" "${RPS[ours/$c whoami $alg-cur]}")"
+      "$(ratio "ours/$c whoami $alg-prev" "ours/$c whoami $alg-cur")"
   done
 done
 
@@ -314,9 +376,9 @@ echo
 if ((HAVE_CACHE)); then
   echo "cache on / cache off (ours; one token repeated, so the cache's best case):"
   for case in "whoami hs256-cur" "whoami hs256-prev" "whoami es256-cur" "whoami es256-prev"; do
-    printf '  %-36s %s\n' "$case" "$(ratio "${RPS[ours/on $case]}" "${RPS[ours/off $case]}")"
+    printf '  %-36s %s\n' "$case" "$(ratio "ours/on $case" "ours/off $case")"
   done
-  printf '  %-36s %s\n' "healthz (noise check)" "$(ratio "${RPS[ours/on healthz]}" "${RPS[ours/off healthz]}")"
+  printf '  %-36s %s\n' "healthz (noise check)" "$(ratio "ours/on healthz" "ours/off healthz")"
   echo "  /healthz does not go through the JWT layer, so its on/off ratio is the same code"
   echo "  measured twice: how far it is from 1.00 is how far apart two identical runs are"
   echo "  on this machine right now; read the other ratios with that margin."

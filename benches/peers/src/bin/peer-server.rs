@@ -32,6 +32,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
 use jwt_authorizer::{AuthError, Authorizer, IntoLayer, JwtAuthorizer, Validation};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 
@@ -91,11 +92,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
     }
 }
 
-async fn whoami(token: Claims) -> Json<Value> {
-    Json(json!({
-        "claims": token.claims,
-        "kid": token.kid,
-    }))
+/// Serialized from borrowed fields, like the example server's answer, so
+/// that the two servers differ only in their JWT middleware.
+#[derive(Serialize)]
+struct WhoAmI<'a> {
+    claims: &'a Value,
+    kid: Option<&'a str>,
+}
+
+async fn whoami(token: Claims) -> Response {
+    Json(WhoAmI {
+        claims: &token.claims,
+        kid: token.kid.as_deref(),
+    })
+    .into_response()
 }
 
 /// An axum 0.8 response that jwt-authorizer's service can build from its
