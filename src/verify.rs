@@ -228,13 +228,22 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
             "the signature does not match the key",
         ))?;
 
-    let (exp, nbf) = check_claims(payload, rules, now)?;
-    let claims = serde_json::from_slice::<C>(payload).map_err(|_| {
-        reject(
-            Reason::InvalidClaims,
-            "the claims do not have the shape the application expects",
-        )
-    })?;
+    let (claims, (exp, nbf)) = match one_pass::claims_and_registered::<C>(payload, rules) {
+        // One pass over the JSON read both: check what it saw.
+        Ok((claims, registered)) => (claims, check_registered(&registered, rules, now)?),
+        // Refused claims, or a type one pass cannot serve (`Box<RawValue>`,
+        // non-object shapes): the two passes give the exact reason.
+        Err(_) => {
+            let checked = check_claims(payload, rules, now)?;
+            let claims = serde_json::from_slice::<C>(payload).map_err(|_| {
+                reject(
+                    Reason::InvalidClaims,
+                    "the claims do not have the shape the application expects",
+                )
+            })?;
+            (claims, checked)
+        }
+    };
     Ok(Accepted {
         claims,
         key,
@@ -334,8 +343,9 @@ fn choose_keys<'s>(
     }
 }
 
-/// The registered claims we check, read in one pass over the payload and
-/// borrowed from it: a value is only parsed if a rule needs it.
+/// The registered claims we check, borrowed from the payload as raw JSON:
+/// a value is only parsed if a rule needs it. Read alongside the
+/// application's claims ([`one_pass`]), or alone ([`RegisteredSeed`]).
 #[derive(Default)]
 struct Registered<'a> {
     exp: Option<&'a RawValue>,
@@ -349,6 +359,60 @@ struct Registered<'a> {
 
 struct RegisteredSeed<'r> {
     required: &'r [String],
+}
+
+impl<'de> Registered<'de> {
+    fn new(required: &[String]) -> Self {
+        Self {
+            present: vec![false; required.len()],
+            ..Self::default()
+        }
+    }
+
+    /// Notes the claim `name`; returns which of ours it is, if any. A
+    /// second occurrence of one of ours is an error: two parsers could read
+    /// a duplicate differently.
+    fn note<E: serde::de::Error>(
+        &mut self,
+        name: &str,
+        required: &[String],
+    ) -> Result<Option<Claim>, E> {
+        if let Some(index) = required.iter().position(|r| *r == *name) {
+            self.present[index] = true;
+        }
+        let claim = match name {
+            "exp" => Claim::Exp,
+            "sub" => Claim::Sub,
+            "nbf" => Claim::Nbf,
+            "iss" => Claim::Iss,
+            "aud" => Claim::Aud,
+            _ => return Ok(None),
+        };
+        if self.slot(claim).is_some() {
+            return Err(E::custom("duplicate registered claim"));
+        }
+        Ok(Some(claim))
+    }
+
+    fn slot(&mut self, claim: Claim) -> &mut Option<&'de RawValue> {
+        match claim {
+            Claim::Exp => &mut self.exp,
+            Claim::Sub => &mut self.sub,
+            Claim::Nbf => &mut self.nbf,
+            Claim::Iss => &mut self.iss,
+            Claim::Aud => &mut self.aud,
+        }
+    }
+}
+
+/// The registered claims [`Registered`] keeps.
+#[derive(Debug, Clone, Copy)]
+enum Claim {
+    Exp,
+    Sub,
+    Nbf,
+    Iss,
+    Aud,
 }
 
 impl<'de> DeserializeSeed<'de> for RegisteredSeed<'_> {
@@ -370,35 +434,21 @@ impl<'de> Visitor<'de> for RegisteredSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
-        let mut out = Registered {
-            present: vec![false; self.required.len()],
-            ..Registered::default()
-        };
+        let mut out = Registered::new(self.required);
         while let Some(Text(name)) = map.next_key::<Text<'de>>()? {
-            if let Some(index) = self.required.iter().position(|r| *r == *name) {
-                out.present[index] = true;
-            }
-            let slot = match &*name {
-                "exp" => &mut out.exp,
-                "sub" => &mut out.sub,
-                "nbf" => &mut out.nbf,
-                "iss" => &mut out.iss,
-                "aud" => &mut out.aud,
-                _ => {
+            match out.note(&name, self.required)? {
+                Some(claim) => *out.slot(claim) = Some(map.next_value()?),
+                None => {
                     map.next_value::<IgnoredAny>()?;
-                    continue;
                 }
-            };
-            if slot.is_some() {
-                return Err(serde::de::Error::custom("duplicate registered claim"));
             }
-            *slot = Some(map.next_value()?);
         }
         Ok(out)
     }
 }
 
-/// Checks the registered claims; returns `exp` and `nbf` when present.
+/// Reads the registered claims alone, then checks them; returns `exp` and
+/// `nbf` when present.
 fn check_claims(
     payload: &[u8],
     rules: &Rules,
@@ -416,7 +466,15 @@ fn check_claims(
             "the claims are not a JSON object with unique registered claims",
         )
     })?;
+    check_registered(&registered, rules, now)
+}
 
+/// Checks registered claims already read; returns `exp` and `nbf` when present.
+fn check_registered(
+    registered: &Registered<'_>,
+    rules: &Rules,
+    now: u64,
+) -> Result<(Option<u64>, Option<u64>), Rejection> {
     if registered.present.contains(&false) {
         return Err(reject(Reason::InvalidClaims, "a required claim is missing"));
     }
@@ -499,5 +557,6 @@ fn numeric_date(value: &RawValue) -> Option<u64> {
     })
 }
 
+mod one_pass;
 #[cfg(test)]
 mod tests;

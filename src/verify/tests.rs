@@ -1378,3 +1378,25 @@ fn claims_must_fit_the_application_type() {
         assert_eq!(outcome, expected, "{name}");
     }
 }
+
+/// Claims types that one pass cannot serve (see `one_pass`) verify through
+/// the two-pass fallback, with the same claim checks.
+#[test]
+fn raw_value_claims_verify_through_the_fallback() {
+    let ring = standard_ring();
+    let rules = Rules::default();
+    let snapshot = ring.load();
+    let payload = format!(r#"{{"sub":"alice","exp":{}}}"#, NOW + 3600);
+    let token = signed(CUR_HEADER, &payload, CURRENT_SECRET);
+    let accepted = verify::<Box<RawValue>>(&token, &snapshot, &rules, NOW).expect("accepted");
+    assert_eq!(accepted.claims.get(), payload);
+    assert_eq!(accepted.exp, Some(NOW + 3600));
+
+    let expired = signed(
+        CUR_HEADER,
+        &format!(r#"{{"sub":"alice","exp":{}}}"#, NOW - 3600),
+        CURRENT_SECRET,
+    );
+    let rejection = verify::<Box<RawValue>>(&expired, &snapshot, &rules, NOW).unwrap_err();
+    assert_eq!(rejection.reason(), RejectionReason::Expired);
+}
