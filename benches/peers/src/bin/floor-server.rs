@@ -13,7 +13,10 @@
 //!   find the Bearer token, base64url-decode its signature, check the HMAC
 //!   with a key prepared at start. Done in the handler (no middleware, so
 //!   no layer overhead either); no header, no claims, no `exp`, no metrics:
-//!   not a verifier, a lower bound for one.
+//!   not a verifier, a lower bound for one;
+//! - `GET /spin/1us`, `/spin/2us`, `/spin/4us`: the answer after that much
+//!   busy CPU work, to calibrate what a microsecond per request costs in
+//!   requests/second on the machine (the server shares its cores with wrk).
 //!
 //! `scripts/bench_http.sh` runs it beside the example server and prints
 //! `/answer` and `/hmac` against `/healthz`: the share of the HTTP floor
@@ -23,6 +26,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
 use axum::extract::State;
@@ -64,6 +68,16 @@ struct WhoAmI<'a> {
     claims: &'a Value,
     kid: &'a str,
     slot: &'static str,
+}
+
+/// Busy work for `micros` µs, then the answer.
+async fn spin_then_answer(floor: Arc<Floor>, micros: u64) -> Response {
+    let start = Instant::now();
+    let budget = Duration::from_micros(micros);
+    while start.elapsed() < budget {
+        std::hint::spin_loop();
+    }
+    answer(State(floor)).await
 }
 
 async fn answer(State(floor): State<Arc<Floor>>) -> Response {
@@ -136,6 +150,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/hmac", get(hmac_then_answer))
         .route("/answer", get(answer))
+        .route("/spin/1us", get(|State(floor)| spin_then_answer(floor, 1)))
+        .route("/spin/2us", get(|State(floor)| spin_then_answer(floor, 2)))
+        .route("/spin/4us", get(|State(floor)| spin_then_answer(floor, 4)))
         .route("/healthz", get(|| async { "ok\n" }))
         .with_state(floor.clone());
 
