@@ -13,8 +13,10 @@
 #         current-key tokens;
 #   floor: benches/peers' floor-server, same HTTP stack, HS256 only:
 #         GET /healthz, GET /answer (the /whoami body with no token read)
-#         and GET /hmac (that body after an HMAC check and nothing else).
-#         Their ratios to /healthz bound what any JWT layer can reach here.
+#         and GET /hmac (that body after an HMAC check and nothing else),
+#         and GET /spin/1us, /spin/2us (the body after that much busy CPU).
+#         Their ratios to /healthz bound what any JWT layer can reach here
+#         and what a microsecond of work per request costs.
 # Every run repeats ONE token, so with the cache on it is its best case
 # (every request after the first is a hit).
 # It prints a table and the ratios that matter: /whoami vs /healthz of the
@@ -301,6 +303,8 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
   bench "floor healthz" "$PEER/healthz"
   bench "floor answer" "$PEER/answer"
   bench "floor hmac" "$PEER/hmac" "$TOKEN_HS_CUR"
+  bench "floor spin 1us" "$PEER/spin/1us"
+  bench "floor spin 2us" "$PEER/spin/2us"
   stop_server
 done
 
@@ -358,9 +362,13 @@ echo
 echo "the floor (benches/peers floor-server, same HTTP stack; what no JWT layer can beat):"
 printf '  %-36s %s\n' "/answer vs /healthz" "$(ratio "floor answer" "floor healthz")"
 printf '  %-36s %s\n' "/hmac vs /healthz" "$(ratio "floor hmac" "floor healthz")"
+printf '  %-36s %s\n' "/spin/1us vs /healthz" "$(ratio "floor spin 1us" "floor healthz")"
+printf '  %-36s %s\n' "/spin/2us vs /healthz" "$(ratio "floor spin 2us" "floor healthz")"
 printf '  %-36s %s\n' "ours/off hs256-cur vs floor /hmac" "$(ratio "ours/off whoami hs256-cur" "floor hmac")"
 echo "  /answer: the /whoami body without reading a token; /hmac: the same after an HMAC"
-echo "  check of the token and nothing else (no header, no claims, no exp, no metrics)."
+echo "  check of the token and nothing else (no header, no claims, no exp, no metrics);"
+echo "  /spin/Nus: the same body after N microseconds of busy CPU: what N us of work per"
+echo "  request costs here, with wrk on the same cores."
 
 echo
 echo "previous key vs current key (ours, same algorithm):"
