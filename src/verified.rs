@@ -27,8 +27,9 @@ pub struct KeyMatch {
 /// The claims are behind an [`Arc`]: extracting them (axum clones what it
 /// takes out of the extensions) and a token-cache hit share one copy
 /// instead of cloning the claims per request, and `C` needs no `Clone`.
-/// Field access reads through it (`token.claims.sub`); serialize
-/// `&*token.claims`, or take them with [`Verified::into_claims`].
+/// Field access reads through it (`token.claims.sub`), an `Arc<C>`
+/// serializes like `C` (this crate turns on serde's `rc` feature), and
+/// [`Verified::into_claims`] gives them back by value.
 ///
 /// `C` must be the claims type the layer was built with. With a route the
 /// layer does not cover (or another `C`), extraction fails with a `500`
