@@ -37,6 +37,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
+use jwt_rollover_bench_peers::{init_logging, select_jwk, serve};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -113,16 +114,7 @@ fn load(args: &Args) -> Result<Floor, String> {
         .map_err(|err| format!("cannot read {}: {err}", args.keys.display()))?;
     let document: Value =
         serde_json::from_str(&text).map_err(|err| format!("not a JWKS: {err}"))?;
-    let keys = document["keys"]
-        .as_array()
-        .ok_or("not a JWKS: no keys array")?;
-    let key = match &args.kid {
-        Some(kid) => keys
-            .iter()
-            .find(|key| key["kid"].as_str() == Some(kid))
-            .ok_or_else(|| format!("no key with kid {kid:?}"))?,
-        None => keys.first().ok_or("the JWKS has no keys")?,
-    };
+    let key = select_jwk(&document, args.kid.as_deref())?;
     if key["kty"] != "oct" {
         return Err("the floor server checks HS256 only: the key must be kty oct".to_owned());
     }
@@ -139,11 +131,7 @@ fn load(args: &Args) -> Result<Floor, String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The same subscriber as the example server, so all pay the same for logging.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
+    init_logging();
     let args = Args::parse();
     let floor = Arc::new(load(&args)?);
 
@@ -161,12 +149,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "floor-server on http://{} (key kid={})",
         args.listen, floor.kid
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        })
-        .await?;
+    serve(listener, app).await?;
     Ok(())
 }

@@ -29,6 +29,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Parser, Subcommand};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jwt_rollover_bench_peers::select_jwk;
 use serde_json::{Value, json};
 
 type Result<T> = std::result::Result<T, String>;
@@ -193,18 +194,7 @@ fn load_signer(path: &Path, kid: Option<&str>) -> Result<Signer> {
     if trimmed.starts_with(b"{") {
         let document: Value = serde_json::from_slice(trimmed)
             .map_err(|err| format!("{}: not JSON: {err}", path.display()))?;
-        let keys = document["keys"]
-            .as_array()
-            .ok_or_else(|| format!("{}: not a JWKS (no keys array)", path.display()))?;
-        let jwk = match kid {
-            Some(kid) => keys
-                .iter()
-                .find(|key| key["kid"].as_str() == Some(kid))
-                .ok_or_else(|| format!("{}: no key with kid {kid:?}", path.display()))?,
-            None => keys
-                .first()
-                .ok_or_else(|| format!("{}: no keys", path.display()))?,
-        };
+        let jwk = select_jwk(&document, kid).map_err(|err| format!("{}: {err}", path.display()))?;
         signer_from_jwk(jwk)
     } else if trimmed.starts_with(b"-----BEGIN") {
         let key = EncodingKey::from_ec_pem(&bytes)

@@ -32,6 +32,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
 use jwt_authorizer::{AuthError, Authorizer, IntoLayer, JwtAuthorizer, Validation};
+use jwt_rollover_bench_peers::{init_logging, select_jwk, serve};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
@@ -158,16 +159,8 @@ fn key_source(args: &Args) -> Result<KeySource, String> {
     if trimmed.starts_with('{') {
         let document: Value =
             serde_json::from_str(trimmed).map_err(|err| format!("not a JWKS: {err}"))?;
-        let keys = document["keys"]
-            .as_array()
-            .ok_or("not a JWKS: no keys array")?;
-        let key = match &args.kid {
-            Some(kid) => keys
-                .iter()
-                .find(|key| key["kid"].as_str() == Some(kid))
-                .ok_or_else(|| format!("no key with kid {kid:?} in {}", args.keys.display()))?,
-            None => keys.first().ok_or("the JWKS has no keys")?,
-        };
+        let key = select_jwk(&document, args.kid.as_deref())
+            .map_err(|err| format!("{}: {err}", args.keys.display()))?;
         // Public members only: jwt-authorizer verifies, it never needs `d`.
         let mut public = serde_json::Map::new();
         for member in ["kty", "kid", "alg", "use", "k", "crv", "x", "y", "n", "e"] {
@@ -204,10 +197,7 @@ fn key_source(args: &Args) -> Result<KeySource, String> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The same subscriber as the example server, so both pay the same for logging.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .init();
+    init_logging();
     let args = Args::parse();
 
     let validation = Validation::new()
@@ -254,12 +244,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.listen
     );
     println!("  key: {description}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        })
-        .await?;
+    serve(listener, app).await?;
     Ok(())
 }
