@@ -28,11 +28,11 @@
 //! Metrics: `jwt_token_cache_hits_total`, `jwt_token_cache_misses_total`,
 //! `jwt_token_cache_evictions_total`.
 
-use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
+use crate::prehashed::PrehashedMap;
 use crate::ring::Slot;
 
 /// Sizing of the verified-token cache.
@@ -124,7 +124,7 @@ struct Entry<C> {
 }
 
 struct Shard<C> {
-    entries: HashMap<u64, Entry<C>>,
+    entries: PrehashedMap<Entry<C>>,
     bytes: usize,
 }
 
@@ -148,7 +148,7 @@ impl<C> TokenCache<C> {
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
-                        entries: HashMap::new(),
+                        entries: PrehashedMap::default(),
                         bytes: 0,
                     })
                 })

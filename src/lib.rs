@@ -60,6 +60,7 @@ mod crypto;
 pub mod keys;
 pub mod layer;
 pub mod metrics;
+mod prehashed;
 mod rejection;
 pub mod retire;
 pub mod ring;

@@ -577,8 +577,14 @@ impl KeyRing {
         leeway: u64,
     ) {
         let Some(usage) = &key.usage else { return };
-        usage.last_used.fetch_max(now, Ordering::Relaxed);
-        if let Some(exp) = exp {
+        // A plain load first: most uses change neither (same second, no
+        // later exp), and a load is far cheaper than a locked read-modify-write.
+        if usage.last_used.load(Ordering::Relaxed) < now {
+            usage.last_used.fetch_max(now, Ordering::Relaxed);
+        }
+        if let Some(exp) = exp
+            && usage.latest_exp.load(Ordering::Relaxed) < exp
+        {
             usage.latest_exp.fetch_max(exp, Ordering::Relaxed);
         }
         let live_until = match exp {

@@ -11,8 +11,11 @@
 //!    chosen key's (never `none`);
 //! 4. payload and signature are valid base64url;
 //! 5. signature, against each candidate key;
-//! 6. claims: a JSON object; `exp`, `nbf`, `iss`, `aud`, required claims;
-//!    then the application's claims type.
+//! 6. claims: a JSON object, read once into the application's claims type
+//!    while the registered claims are noted ([`one_pass`]); then `exp`,
+//!    `nbf`, `iss`, `aud` and required claims are checked. When that pass
+//!    fails, two passes (registered claims, then the type) name the reason,
+//!    registered claims first.
 //!
 //! Claims semantics follow `jsonwebtoken::Validation` (so that the two
 //! agree) with these deliberate differences:
