@@ -84,7 +84,7 @@ impl<C: DeserializeOwned> VerifierCore<C> {
             ring.metrics().token_cache_missed();
         }
         let accepted = verify::verify::<C>(token, &snapshot, &self.rules, now)?;
-        self.count(accepted.key, now, accepted.exp, accepted.signature);
+        self.count(accepted.key, now, accepted.exp, || accepted.signature);
         let key = KeyMatch {
             kid: accepted.key.key.kid_arc().clone(),
             slot: accepted.key.slot,
@@ -129,8 +129,9 @@ impl<C: DeserializeOwned> VerifierCore<C> {
             return None;
         }
         self.ring.metrics().token_cache_hit();
-        let signature = token.rsplit('.').next().unwrap_or(token);
-        self.count(key, now, hit.exp, signature);
+        self.count(key, now, hit.exp, || {
+            token.rsplit('.').next().unwrap_or(token)
+        });
         Some(Verified {
             claims: hit.claims,
             key: KeyMatch {
@@ -140,11 +141,20 @@ impl<C: DeserializeOwned> VerifierCore<C> {
         })
     }
 
-    fn count(&self, key: &SlottedKey, now: u64, exp: Option<u64>, signature: &str) {
+    /// Counts a use of `key`. The signature is only looked for when the
+    /// previous key's tracker needs it: a current-key cache hit never scans
+    /// the token for it.
+    fn count<'t>(
+        &self,
+        key: &SlottedKey,
+        now: u64,
+        exp: Option<u64>,
+        signature: impl FnOnce() -> &'t str,
+    ) {
         key.verified.inc();
         if key.slot == Slot::Previous {
             self.ring
-                .previous_used(key, now, exp, signature, self.rules.leeway);
+                .previous_used(key, now, exp, signature(), self.rules.leeway);
         }
     }
 }

@@ -821,7 +821,13 @@ async fn bad_input_is_always_a_401_with_a_reason() {
         ("empty Authorization", vec![b""], "missing"),
         ("scheme only", vec![b"Bearer"], "malformed"),
         ("scheme and a space", vec![b"Bearer "], "malformed"),
-        ("non-ASCII", vec![b"Bearer \xff\xfe.a.b"], "malformed"),
+        ("not UTF-8", vec![b"Bearer \xff\xfe.a.b"], "malformed"),
+        // Valid UTF-8, but no base64url: refused by the decoders.
+        (
+            "non-ASCII UTF-8",
+            vec!["Bearer \u{e9}\u{e9}.a.b".as_bytes()],
+            "malformed",
+        ),
     ];
     for (name, values, reason) in &requests {
         eprintln!("case {name:?}");
@@ -832,6 +838,11 @@ async fn bad_input_is_always_a_401_with_a_reason() {
     // A valid token, presented wrongly.
     let presented: Vec<(&str, Vec<String>, &str)> = vec![
         ("two spaces", vec![format!("Bearer  {valid}")], "malformed"),
+        (
+            "non-ASCII UTF-8 at the signature's end",
+            vec![format!("Bearer {}\u{e9}", &valid[..valid.len() - 1])],
+            "malformed",
+        ),
         (
             "trailing space",
             vec![format!("Bearer {valid} ")],

@@ -119,17 +119,11 @@ fn single_header<'h>(
             "the token is longer than allowed",
         ));
     }
-    // `HeaderValue::to_str` checks byte by byte; `is_ascii` and the UTF-8
-    // check both take whole words at a time.
-    let bytes = value.as_bytes();
-    bytes
-        .is_ascii()
-        .then(|| std::str::from_utf8(bytes).ok())
-        .flatten()
-        .ok_or(Rejection::new(
-            Reason::Malformed,
-            "the credential header is not ASCII",
-        ))
+    // One UTF-8 check, a word at a time on ASCII (`HeaderValue::to_str`
+    // goes byte by byte). Non-ASCII text that is valid UTF-8 passes here
+    // and is refused by the base64url decoders, `malformed` either way.
+    std::str::from_utf8(value.as_bytes())
+        .map_err(|_| Rejection::new(Reason::Malformed, "the credential header is not ASCII"))
 }
 
 /// `Bearer <token>`: the scheme is case-insensitive (RFC 7235), followed by
