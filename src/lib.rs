@@ -57,6 +57,7 @@ pub mod admin;
 pub mod cache;
 mod clock;
 mod crypto;
+mod header_memo;
 pub mod keys;
 pub mod layer;
 pub mod metrics;

@@ -32,6 +32,7 @@ use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
 use crate::crypto;
+use crate::header_memo::HeaderMemo;
 use crate::keys::{Key, KeySet};
 use crate::metrics::{Metrics, PreviousGaugeValues, PreviousUsageReader, RetireTrigger};
 use crate::retire::{self, Eligibility, PreviousFacts, RetirePolicy};
@@ -163,6 +164,8 @@ pub(crate) struct Snapshot {
     /// Bumped by every published change, so that anything derived from an
     /// older snapshot (a cached verification) can tell it is stale.
     pub(crate) generation: u64,
+    /// Headers of accepted tokens, read once per snapshot.
+    pub(crate) headers: HeaderMemo,
 }
 
 /// What a token's `kid` points at.
@@ -278,6 +281,7 @@ impl KeyRingBuilder {
             retired: Vec::new(),
             file_keys,
             generation: 0,
+            headers: HeaderMemo::default(),
         };
         publish_metrics(&self.metrics, None, &snapshot);
         let shared = Arc::new(Shared {
@@ -414,6 +418,7 @@ impl KeyRing {
             retired,
             file_keys,
             generation: 0,
+            headers: HeaderMemo::default(),
         }
     }
 
@@ -473,6 +478,7 @@ impl KeyRing {
                 retired,
                 file_keys: old.file_keys.clone(),
                 generation: 0,
+                headers: HeaderMemo::default(),
             })
         })?;
         Ok(retired_kid)

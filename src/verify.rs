@@ -6,6 +6,8 @@
 //!
 //! 1. size, three non-empty parts;
 //! 2. header: base64url, JSON object, `alg` and `kid` strings, no `crit`;
+//!    a header already read in this ring snapshot (same text, from a token
+//!    whose signature matched) is not read again ([`header_memo`]);
 //! 3. key choice: `kid` known (one key), retired, or unknown; no `kid`: the
 //!    keys pinned to the header's `alg`, current first; `alg` must be the
 //!    chosen key's (never `none`);
@@ -40,7 +42,10 @@
 //! The request path allocates nothing of its own for a typical token:
 //! header and payload decode into stack buffers, and the registered claims
 //! are borrowed from the payload and parsed only when a rule needs them.
-//! What remains is the application's claims type.
+//! What remains is the application's claims type (and, once per ring
+//! snapshot and distinct header, the header memo's entry).
+//!
+//! [`header_memo`]: crate::header_memo
 
 use std::borrow::Cow;
 use std::fmt;
@@ -176,18 +181,16 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
     let (header_b64, payload_b64, signature_b64) = split(token)?;
 
     let (mut header_stack, mut header_heap) = ([0_u8; HEADER_STACK_BYTES], Vec::new());
-    let header_json = decode_b64(header_b64, &mut header_stack, &mut header_heap)
-        .map_err(|_| reject(Reason::Malformed, "the header is not base64url"))?;
-    // serde would also read a struct from a JSON array; a header is an object.
-    let header: JoseHeader<'_> = header_json
-        .trim_ascii_start()
-        .starts_with(b"{")
-        .then(|| serde_json::from_slice(header_json).ok())
-        .flatten()
-        .ok_or(reject(
-            Reason::Malformed,
-            "the header is not a valid JOSE header",
-        ))?;
+    // The same header text reads the same: see `header_memo`.
+    let remembered = snapshot.headers.get(header_b64);
+    let header = match remembered {
+        Some(read) => JoseHeader {
+            alg: Cow::Borrowed(&read.alg),
+            kid: read.kid.as_deref().map(Cow::Borrowed),
+            crit: false,
+        },
+        None => read_header(header_b64, &mut header_stack, &mut header_heap)?,
+    };
     if header.crit {
         return Err(reject(
             Reason::Malformed,
@@ -230,6 +233,12 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
             Reason::BadSignature,
             "the signature does not match the key",
         ))?;
+    if remembered.is_none() {
+        // Signed by one of our keys, so an issuer's header, not a forger's.
+        snapshot
+            .headers
+            .remember(header_b64, &header.alg, header.kid.as_deref());
+    }
 
     let (claims, (exp, nbf)) = match one_pass::claims_and_registered::<C>(payload, rules) {
         // One pass over the JSON read both: check what it saw.
@@ -279,6 +288,26 @@ fn split(token: &str) -> Result<(&str, &str, &str), Rejection> {
         return Err(reject(Reason::Malformed, "a part of the token is empty"));
     }
     Ok((header, payload, signature))
+}
+
+/// Reads the header from its base64url text (into `stack` when it fits).
+fn read_header<'b>(
+    header_b64: &str,
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Result<JoseHeader<'b>, Rejection> {
+    let header_json = decode_b64(header_b64, stack, heap)
+        .map_err(|_| reject(Reason::Malformed, "the header is not base64url"))?;
+    // serde would also read a struct from a JSON array; a header is an object.
+    header_json
+        .trim_ascii_start()
+        .starts_with(b"{")
+        .then(|| serde_json::from_slice(header_json).ok())
+        .flatten()
+        .ok_or(reject(
+            Reason::Malformed,
+            "the header is not a valid JOSE header",
+        ))
 }
 
 /// A token naming a retired kid: `retired_key` is the alarm "a key was

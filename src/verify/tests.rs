@@ -1400,3 +1400,86 @@ fn raw_value_claims_verify_through_the_fallback() {
     let rejection = verify::<Box<RawValue>>(&expired, &snapshot, &rules, NOW).unwrap_err();
     assert_eq!(rejection.reason(), RejectionReason::Expired);
 }
+
+/// The header memo changes no outcome and no key choice: every token gets
+/// the same answer, with as many signature checks, whether its header was
+/// read before (warm) or not (a fresh ring each, cold).
+#[test]
+fn remembered_headers_change_no_outcome() {
+    let rules = Rules::default();
+    let expired_claims = json!({"sub": "alice", "exp": NOW - 3600});
+    let stranger = EncodingKey::from_secret(STRANGER_SECRET);
+    let tokens = [
+        mint_hs(Algorithm::HS256, Some("cur"), CURRENT_SECRET),
+        mint_hs(Algorithm::HS256, Some("prev"), PREVIOUS_SECRET),
+        // No kid: one header text, tried against both keys in turn.
+        mint_hs(Algorithm::HS256, None, CURRENT_SECRET),
+        mint_hs(Algorithm::HS256, None, PREVIOUS_SECRET),
+        // The same headers, refused for their signature or their claims.
+        mint(Algorithm::HS256, Some("cur"), &stranger, &valid_claims()),
+        mint(Algorithm::HS256, None, &stranger, &valid_claims()),
+        mint(
+            Algorithm::HS256,
+            Some("prev"),
+            &EncodingKey::from_secret(PREVIOUS_SECRET),
+            &expired_claims,
+        ),
+        // Headers no accepted token has.
+        mint_hs(Algorithm::HS256, Some("gone"), RETIRED_SECRET),
+        mint_hs(Algorithm::HS256, Some("nobody"), STRANGER_SECRET),
+        mint_hs(Algorithm::HS384, Some("cur"), CURRENT_SECRET),
+    ];
+    let cold: Vec<_> = tokens
+        .iter()
+        .map(|token| run::<Value>(token, &standard_ring(), &rules))
+        .collect();
+    assert_eq!(cold[0].0, accepted("cur", Slot::Current));
+    assert_eq!(cold[3], (accepted("prev", Slot::Previous), 2));
+    assert_eq!(cold[5], (Err(RejectionReason::BadSignature), 2));
+
+    let warm = standard_ring();
+    for token in &tokens[..4] {
+        assert!(run::<Value>(token, &warm, &rules).0.is_ok());
+    }
+    assert_eq!(
+        warm.load().headers.len(),
+        3,
+        "kid cur, kid prev, and the kid-less header are remembered"
+    );
+    for (token, cold) in tokens.iter().zip(&cold) {
+        assert_eq!(run::<Value>(token, &warm, &rules), *cold, "{token}");
+    }
+    assert_eq!(warm.load().headers.len(), 3, "refused tokens add no header");
+
+    // A new ring state starts with an empty memo.
+    warm.retire_previous(RetireTrigger::Admin);
+    assert_eq!(warm.load().headers.len(), 0);
+    assert_eq!(
+        run::<Value>(&tokens[1], &warm, &rules).0,
+        Err(RejectionReason::RetiredKey)
+    );
+}
+
+/// A forged token never teaches the memo its header, even one that reads
+/// cleanly and names a loaded key.
+#[test]
+fn only_headers_of_matching_signatures_are_remembered() {
+    let ring = standard_ring();
+    let rules = Rules::default();
+    let forged = signed(
+        r#"{"alg":"HS256","kid":"cur","x":"forger"}"#,
+        &valid_payload(),
+        STRANGER_SECRET,
+    );
+    assert_eq!(
+        run::<Value>(&forged, &ring, &rules).0,
+        Err(RejectionReason::BadSignature)
+    );
+    assert_eq!(ring.load().headers.len(), 0);
+    let genuine = signed(CUR_HEADER, &valid_payload(), CURRENT_SECRET);
+    assert_eq!(
+        run::<Value>(&genuine, &ring, &rules).0,
+        accepted("cur", Slot::Current)
+    );
+    assert_eq!(ring.load().headers.len(), 1);
+}
