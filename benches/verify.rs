@@ -14,7 +14,8 @@
 //!
 //! | scenario | token | ours | jsonwebtoken |
 //! |---|---|---|---|
-//! | `current_kid` | current key, its kid | accepted | `decode` with the current key |
+//! | `current_kid` | current key, its kid | accepted (its header remembered from the first call, as for any issuer's repeated header) | `decode` with the current key |
+//! | `current_kid_unseen_header` | the `current_kid` token, on a ring whose header memo is full of other headers | accepted, the header read in full | `decode` with the current key |
 //! | `previous_kid` | previous key, its kid | accepted (previous slot) | `decode` with the previous key |
 //! | `previous_no_kid` | previous key, no kid | current tried, then previous | `decode` with current, on `InvalidSignature` with previous |
 //! | `unknown_kid` | previous key, kid nobody has | `unknown_kid`, no crypto | `decode` with the current key: `InvalidSignature` (a whole check) |
@@ -44,8 +45,8 @@ use jwt_rollover::{
 };
 use jwt_simple::prelude::{
     Claims, Duration as JwtDuration, ECDSAP256KeyPairLike as _, ECDSAP256PublicKeyLike as _,
-    ES256KeyPair, Ed25519KeyPair, EdDSAKeyPairLike as _, HS256Key, HS384Key, JWTClaims,
-    MACLike as _, NoCustomClaims, RS256KeyPair, RSAKeyPairLike as _,
+    ES256KeyPair, Ed25519KeyPair, EdDSAKeyPairLike as _, HS256Key, HS384Key, HeaderOptions,
+    JWTClaims, MACLike as _, NoCustomClaims, RS256KeyPair, RSAKeyPairLike as _,
 };
 use prometheus::{IntCounterVec, Opts, Registry};
 use serde::Deserialize;
@@ -69,8 +70,9 @@ const ISSUER: &str = "https://auth.example.com";
 const AUDIENCE: &str = "api.example.com";
 const RSA_BITS: usize = 2048;
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "current_kid",
+    "current_kid_unseen_header",
     "previous_kid",
     "previous_no_kid",
     "unknown_kid",
@@ -84,8 +86,9 @@ const SCENARIOS: [&str; 8] = [
 // Keys and tokens, minted by jwt-simple
 // ---------------------------------------------------------------------------
 
-/// Signs claims with an optional kid in the header.
-type SignFn = Box<dyn Fn(Option<&str>, JWTClaims<NoCustomClaims>) -> String>;
+/// Signs claims with an optional kid and an optional `typ` (default `JWT`)
+/// in the header.
+type SignFn = Box<dyn Fn(Option<&str>, Option<&str>, JWTClaims<NoCustomClaims>) -> String>;
 
 /// One jwt-simple key: its public JWK (without `kid`/`alg`) and its signer.
 struct TestKey {
@@ -108,17 +111,23 @@ fn b64(bytes: &[u8]) -> String {
 
 /// Boxes a signer: `$make` rebuilds the jwt-simple key for each token (the
 /// values it captures are moved in), `with_key_id` attaches the kid, and
-/// `$method` (`sign` or `authenticate`) mints the token.
+/// `$method` (`sign_with_options` or `authenticate_with_options`) mints the
+/// token with the `typ` asked for.
 macro_rules! signer {
     ($make:expr, $method:ident) => {
         Box::new(
-            move |kid: Option<&str>, claims: JWTClaims<NoCustomClaims>| {
+            move |kid: Option<&str>, typ: Option<&str>, claims: JWTClaims<NoCustomClaims>| {
                 let key = $make;
                 let key = match kid {
                     Some(kid) => key.with_key_id(kid),
                     None => key,
                 };
-                key.$method(claims).expect("jwt-simple signs the token")
+                let options = HeaderOptions {
+                    signature_type: typ.map(str::to_owned),
+                    ..HeaderOptions::default()
+                };
+                key.$method(claims, &options)
+                    .expect("jwt-simple signs the token")
             },
         ) as SignFn
     };
@@ -131,7 +140,7 @@ fn hs256_key() -> TestKey {
     public_jwk.insert("k".into(), b64(&secret).into());
     TestKey {
         public_jwk,
-        sign: signer!(HS256Key::from_bytes(&secret), authenticate),
+        sign: signer!(HS256Key::from_bytes(&secret), authenticate_with_options),
     }
 }
 
@@ -144,7 +153,7 @@ fn rs256_key() -> TestKey {
     public_jwk.insert("e".into(), b64(&components.e).into());
     TestKey {
         public_jwk,
-        sign: signer!(pair.clone(), sign),
+        sign: signer!(pair.clone(), sign_with_options),
     }
 }
 
@@ -162,7 +171,7 @@ fn es256_key() -> TestKey {
         public_jwk,
         sign: signer!(
             ES256KeyPair::from_bytes(&private).expect("jwt-simple reads its key"),
-            sign
+            sign_with_options
         ),
     }
 }
@@ -175,7 +184,7 @@ fn eddsa_key() -> TestKey {
     public_jwk.insert("x".into(), b64(&pair.public_key().to_bytes()).into());
     TestKey {
         public_jwk,
-        sign: signer!(pair.clone(), sign),
+        sign: signer!(pair.clone(), sign_with_options),
     }
 }
 
@@ -211,7 +220,7 @@ fn signed_by_other_key(sign: &SignFn, kid: Option<&str>, current_modulus: Option
         })
     };
     (0_u32..)
-        .map(|jti| sign(kid, valid_claims().with_jwt_id(jti.to_string())))
+        .map(|jti| sign(kid, None, valid_claims().with_jwt_id(jti.to_string())))
         .find(fits)
         .expect("half of all signatures fit")
 }
@@ -243,6 +252,8 @@ struct Fixture {
     alg: &'static str,
     ours: Verifier<BenchClaims>,
     ours_cached: Verifier<BenchClaims>,
+    /// On a ring of its own, whose header memo is full of other headers.
+    ours_unseen_header: Verifier<BenchClaims>,
     current: DecodingKey,
     previous: DecodingKey,
     validation: Validation,
@@ -269,7 +280,7 @@ impl Fixture {
                 let secret = HS384Key::generate().to_bytes();
                 (
                     hs256_key,
-                    signer!(HS384Key::from_bytes(&secret), authenticate),
+                    signer!(HS384Key::from_bytes(&secret), authenticate_with_options),
                 )
             }
             "RS256" => (rs256_key, hs256_key().sign),
@@ -284,7 +295,7 @@ impl Fixture {
         let jwks = json!({ "keys": [current_jwk, previous_jwk] });
         let keys = KeySet::from_jwks(jwks.to_string().as_bytes()).expect("our JWKS loads");
         let metrics = Metrics::new(&Registry::new()).expect("fresh registry");
-        let ring = KeyRing::new(keys, metrics);
+        let ring = KeyRing::new(keys.clone(), metrics);
         let layer = JwtLayer::<BenchClaims>::new(ring);
         let ours = layer.verifier();
         let ours_cached = layer
@@ -308,24 +319,37 @@ impl Fixture {
             .get("n")
             .and_then(Value::as_str)
             .map(|n| URL_SAFE_NO_PAD.decode(n).expect("base64url"));
-        let current_kid = (current_key.sign)(Some(CURRENT_KID), valid_claims());
+        let current_kid = (current_key.sign)(Some(CURRENT_KID), None, valid_claims());
         let tokens = Tokens {
-            previous_kid: (previous_key.sign)(Some(PREVIOUS_KID), valid_claims()),
+            previous_kid: (previous_key.sign)(Some(PREVIOUS_KID), None, valid_claims()),
             previous_no_kid: signed_by_other_key(&previous_key.sign, None, modulus.as_deref()),
             unknown_kid: signed_by_other_key(
                 &previous_key.sign,
                 Some(UNKNOWN_KID),
                 modulus.as_deref(),
             ),
-            alg_mismatch: mismatch(Some(CURRENT_KID), valid_claims()),
+            alg_mismatch: mismatch(Some(CURRENT_KID), None, valid_claims()),
             bad_signature: corrupt_signature(&current_kid),
-            expired: (current_key.sign)(Some(CURRENT_KID), expired_claims()),
+            expired: (current_key.sign)(Some(CURRENT_KID), None, expired_claims()),
             current_kid,
         };
+
+        // A ring that has remembered the headers of four other accepted
+        // tokens (typ JWT0 to JWT3): its memo is full, so the current_kid
+        // token's header is read in full on every call.
+        let metrics = Metrics::new(&Registry::new()).expect("fresh registry");
+        let ours_unseen_header =
+            JwtLayer::<BenchClaims>::new(KeyRing::new(keys, metrics)).verifier();
+        for n in 0..4 {
+            let typ = format!("JWT{n}");
+            let filler = (current_key.sign)(Some(CURRENT_KID), Some(&typ), valid_claims());
+            assert!(ours_unseen_header.verify(&filler).is_ok(), "filler {typ}");
+        }
         let fixture = Self {
             alg,
             ours,
             ours_cached,
+            ours_unseen_header,
             current: decoding_key(current_jwk),
             previous: decoding_key(previous_jwk),
             validation,
@@ -338,7 +362,7 @@ impl Fixture {
     fn token(&self, scenario: &str) -> &str {
         let t = &self.tokens;
         match scenario {
-            "current_kid" | "cache_hit" => &t.current_kid,
+            "current_kid" | "current_kid_unseen_header" | "cache_hit" => &t.current_kid,
             "previous_kid" => &t.previous_kid,
             "previous_no_kid" => &t.previous_no_kid,
             "unknown_kid" => &t.unknown_kid,
@@ -349,12 +373,14 @@ impl Fixture {
         }
     }
 
-    /// The verifier a scenario uses: the cached one for `cache_hit`.
+    /// The verifier a scenario uses: the cached one for `cache_hit`, the
+    /// one that never remembers the token's header for
+    /// `current_kid_unseen_header`.
     fn verifier(&self, scenario: &str) -> &Verifier<BenchClaims> {
-        if scenario == "cache_hit" {
-            &self.ours_cached
-        } else {
-            &self.ours
+        match scenario {
+            "cache_hit" => &self.ours_cached,
+            "current_kid_unseen_header" => &self.ours_unseen_header,
+            _ => &self.ours,
         }
     }
 
@@ -393,7 +419,7 @@ impl Fixture {
             let token = self.token(scenario);
             let ours = self.ours(scenario, token);
             let expected_ours = match scenario {
-                "current_kid" | "cache_hit" => Ok(Slot::Current),
+                "current_kid" | "current_kid_unseen_header" | "cache_hit" => Ok(Slot::Current),
                 "previous_kid" | "previous_no_kid" => Ok(Slot::Previous),
                 "unknown_kid" => Err(RejectionReason::UnknownKid),
                 "alg_mismatch" => Err(RejectionReason::WrongAlg),
@@ -405,7 +431,14 @@ impl Fixture {
 
             let theirs = self.jsonwebtoken(scenario, token);
             match (scenario, &theirs) {
-                ("current_kid" | "cache_hit" | "previous_kid" | "previous_no_kid", Ok(data)) => {
+                (
+                    "current_kid"
+                    | "current_kid_unseen_header"
+                    | "cache_hit"
+                    | "previous_kid"
+                    | "previous_no_kid",
+                    Ok(data),
+                ) => {
                     let claims = &data.claims;
                     assert_eq!(
                         (

@@ -24,6 +24,7 @@ from pathlib import Path
 ALGS = ["HS256", "RS256", "ES256", "EdDSA"]
 SCENARIOS = [
     "current_kid",
+    "current_kid_unseen_header",
     "previous_kid",
     "previous_no_kid",
     "unknown_kid",
@@ -154,6 +155,10 @@ def main() -> int:
 
     print()
     print("for information")
+    for alg in ALGS:
+        r = ratio(f"{alg}/ours/current_kid_unseen_header", f"{alg}/ours/current_kid")
+        if r is not None:
+            print(f"  {alg} ours current_kid_unseen_header / current_kid{'':<11} {r:>9.3f}")
     for alg in ALGS:
         r = ratio(f"{alg}/ours/previous_no_kid", f"{alg}/ours/current_kid")
         if r is not None:
