@@ -6,7 +6,8 @@
 #
 # It runs, each under callgrind, one server at a time:
 #   ours:  examples/server.rs (release) on an HS256 JWKS, cache off:
-#          GET /healthz and GET /whoami with a current-key token;
+#          GET /healthz and GET /whoami with a current-key token; then
+#          with the token cache on, GET /whoami (every request a hit);
 #   floor: benches/peers' floor-server on the same key: GET /healthz,
 #          GET /answer (the /whoami body, no token read) and GET /hmac
 #          (that body after an HMAC check of the token and nothing else).
@@ -105,7 +106,8 @@ measure() { # label path
 # Inclusive instructions per request of the functions matching a pattern.
 inclusive() { # dump requests pattern
   callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
-    grep -E "$3" | head -n1 | awk -v n="$2" '{ gsub(",", "", $1); printf "%d", $1 / n }'
+    grep -E "$3" | head -n1 | awk -v n="$2" '{ gsub(",", "", $1); printf "%d", $1 / n; found = 1 }
+      END { if (!found) printf "0" }'
 }
 
 echo "== ours (examples/server.rs, cache off), HS256" >&2
@@ -115,6 +117,12 @@ measure "ours healthz" /healthz
 measure "ours whoami" /whoami
 WHOAMI_DUMP="$LAST_DUMP"
 WHOAMI_REQUESTS="${REQUESTS["ours whoami"]}"
+stop
+
+echo "== ours, token cache on, HS256" >&2
+start ours-cached "$OUR_SERVER" --listen "127.0.0.1:$PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+  --admin-token "profile-http-admin-token-not-a-secret" --keys "$WORK/hs256.jwks.json" --token-cache 10000
+measure "ours cached" /whoami
 stop
 
 echo "== floor (benches/peers floor-server), HS256" >&2
@@ -130,7 +138,7 @@ part() { # label pattern
 
 echo
 echo "== instructions per request (callgrind; one connection; ${SECONDS_PER_ROUTE} s per route)"
-for label in "ours healthz" "ours whoami" "floor healthz" "floor answer" "floor hmac"; do
+for label in "ours healthz" "ours whoami" "ours cached" "floor healthz" "floor answer" "floor hmac"; do
   printf '   %-14s %8d   x%.2f of its server'"'"'s /healthz\n' "$label" "${PER_REQUEST[$label]}" \
     "$(awk -v a="${PER_REQUEST[$label]}" -v b="${PER_REQUEST[${label%% *} healthz]}" 'BEGIN { print a / b }')"
 done
@@ -141,7 +149,8 @@ part "  verify (token to claims)" '\?\?\?:jwt_rollover::verify::verify '
 part "    signature check (HMAC-SHA256)" 'jwt_rollover::crypto::PreparedKey::verify'
 part "    claims, one pass (Value + registered claims)" 'one_pass::claims_and_registered'
 part "    registered claims checks (exp, nbf, ...)" 'jwt_rollover::verify::check_registered'
-part "    header JSON (serde_json::from_slice)" 'serde_json::de::from_trait'
+part "    header read (base64url + JSON; 0 once remembered)" 'jwt_rollover::verify::read_header'
+part "    splitting at the dots" 'jwt_rollover::verify::split'
 part "    base64url decoding" 'jwt_rollover::verify::decode_b64'
 part "  token source (header lookup)" 'TokenSource::extract'
 part "  request extension insert" 'http::extensions::Extensions::insert'

@@ -294,6 +294,8 @@ fn split(token: &str) -> Result<(&str, &str, &str), Rejection> {
 }
 
 /// Reads the header from its base64url text (into `stack` when it fits).
+/// Never inlined: a frame of its own in profiles (`scripts/profile_http.sh`).
+#[inline(never)]
 fn read_header<'b>(
     header_b64: &str,
     stack: &'b mut [u8],
