@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::prehashed::PrehashedMap;
 use crate::ring::Slot;
+use crate::sharded::CachePadded;
 
 /// Sizing of the verified-token cache.
 ///
@@ -130,7 +131,9 @@ struct Shard<C> {
 
 /// The cache. Cheap to share: the layer holds it in an `Arc`.
 pub(crate) struct TokenCache<C> {
-    shards: Box<[Mutex<Shard<C>>]>,
+    /// Padded: two shards' locks on one cache line would make threads
+    /// hitting different shards wait on each other.
+    shards: Box<[CachePadded<Mutex<Shard<C>>>]>,
     hasher: RandomState,
     max_entries_per_shard: usize,
     max_bytes_per_shard: usize,
@@ -147,10 +150,10 @@ impl<C> TokenCache<C> {
         Self {
             shards: (0..SHARDS)
                 .map(|_| {
-                    Mutex::new(Shard {
+                    CachePadded(Mutex::new(Shard {
                         entries: PrehashedMap::default(),
                         bytes: 0,
-                    })
+                    }))
                 })
                 .collect(),
             hasher: RandomState::new(),
@@ -175,6 +178,7 @@ impl<C> TokenCache<C> {
         // A shard is consistent after every operation; a panic elsewhere
         // while holding it leaves nothing half done.
         self.shards[index]
+            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -212,7 +216,7 @@ impl<C> TokenCache<C> {
     /// Remembers a verified token. Returns how many entries were evicted
     /// to make room.
     pub(crate) fn insert(&self, token: &str, verified: Verified<C>) -> u64 {
-        let cost = token.len() + verified.claims_bytes + ENTRY_OVERHEAD_BYTES;
+        let cost = token.len() + verified.kid.len() + verified.claims_bytes + ENTRY_OVERHEAD_BYTES;
         if cost > self.max_bytes_per_shard {
             return 0;
         }
@@ -251,7 +255,7 @@ impl<C> TokenCache<C> {
     fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|shard| shard.lock().map_or(0, |s| s.entries.len()))
+            .map(|shard| shard.0.lock().map_or(0, |s| s.entries.len()))
             .sum()
     }
 }

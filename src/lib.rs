@@ -65,6 +65,7 @@ mod prehashed;
 mod rejection;
 pub mod retire;
 pub mod ring;
+mod sharded;
 pub mod source;
 pub mod status;
 #[cfg(test)]

@@ -38,6 +38,7 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registr
 
 use crate::rejection::RejectionReason;
 use crate::ring::Slot;
+use crate::sharded::{HotCounter, HotCounterVec};
 
 /// What removed a previous key: the `trigger` label of
 /// `jwt_key_retirements_total`.
@@ -82,15 +83,15 @@ pub struct Metrics {
 }
 
 struct Inner {
-    verifications: IntCounterVec,
-    rejections: [IntCounter; RejectionReason::ALL.len()],
+    verifications: HotCounterVec,
+    rejections: [HotCounter; RejectionReason::ALL.len()],
     key_info: IntGaugeVec,
     previous: Arc<PreviousGauges>,
     rotations: IntCounter,
     retirements: IntCounterVec,
     reloads: IntCounterVec,
-    cache_hits: IntCounter,
-    cache_misses: IntCounter,
+    cache_hits: HotCounter,
+    cache_misses: HotCounter,
     cache_evictions: IntCounter,
 }
 
@@ -114,14 +115,16 @@ impl Metrics {
     pub fn with_prefix(registry: &Registry, prefix: &str) -> Result<Self, prometheus::Error> {
         let name = |suffix: &str| format!("{prefix}{suffix}");
 
-        let verifications = IntCounterVec::new(
+        // Incremented by every request: counters sharded over cache lines
+        // (`crate::sharded`), so that cores do not queue on them.
+        let verifications = HotCounterVec::new(
             Opts::new(
                 name("verifications_total"),
                 "Tokens accepted, by the key that matched.",
             ),
             &["slot", "kid"],
         )?;
-        let rejections_vec = IntCounterVec::new(
+        let rejections_vec = HotCounterVec::new(
             Opts::new(name("rejections_total"), "Requests refused, by reason."),
             &["reason"],
         )?;
@@ -188,11 +191,11 @@ impl Metrics {
         registry.register(Box::new(rotations.clone()))?;
         registry.register(Box::new(retirements.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
-        let cache_hits = IntCounter::new(
+        let cache_hits = HotCounter::new(
             name("token_cache_hits_total"),
             "Verifications answered from the verified-token cache.",
         )?;
-        let cache_misses = IntCounter::new(
+        let cache_misses = HotCounter::new(
             name("token_cache_misses_total"),
             "Verifications the token cache could not answer.",
         )?;
@@ -220,7 +223,7 @@ impl Metrics {
         })
     }
 
-    pub(crate) fn verified_counter(&self, slot: Slot, kid: &str) -> IntCounter {
+    pub(crate) fn verified_counter(&self, slot: Slot, kid: &str) -> HotCounter {
         self.inner
             .verifications
             .with_label_values(&[slot.as_str(), kid])

@@ -27,7 +27,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
-use prometheus::IntCounter;
 use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
@@ -36,6 +35,7 @@ use crate::header_memo::HeaderMemo;
 use crate::keys::{Key, KeySet};
 use crate::metrics::{Metrics, PreviousGaugeValues, PreviousUsageReader, RetireTrigger};
 use crate::retire::{self, Eligibility, PreviousFacts, RetirePolicy};
+use crate::sharded::HotCounter;
 use crate::source::SourceState;
 use crate::status::{KeyRingStatus, KeyStatus, PolicyStatus, PreviousStatus};
 use crate::tracker::{LiveTokens, Tracker};
@@ -107,7 +107,7 @@ pub(crate) struct SlottedKey {
     pub(crate) slot: Slot,
     /// Unix second the key took this slot.
     since: u64,
-    pub(crate) verified: IntCounter,
+    pub(crate) verified: HotCounter,
     /// Only the previous key's usage is tracked: that is what retirement
     /// decides on, and current-key requests should not pay for it.
     pub(crate) usage: Option<Arc<PreviousUsage>>,

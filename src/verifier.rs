@@ -96,7 +96,10 @@ impl<C: DeserializeOwned> VerifierCore<C> {
                 token,
                 cache::Verified {
                     claims: claims.clone(),
-                    kid: key.kid.clone(),
+                    // A copy of its own, not the key's `Arc`: hits on
+                    // different tokens from different cores then share no
+                    // reference count (benches/contention.rs).
+                    kid: Arc::from(&*key.kid),
                     slot: key.slot,
                     generation: snapshot.generation,
                     exp,
