@@ -69,7 +69,8 @@ impl TokenCacheConfig {
         self
     }
 
-    /// Most bytes kept, counted as token + claims JSON + overhead per entry.
+    /// Most bytes kept, counted as token + kid + claims JSON + overhead per
+    /// entry.
     #[must_use]
     pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
         self.max_bytes = max_bytes;
