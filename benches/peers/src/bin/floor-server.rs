@@ -39,6 +39,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jwt_rollover_bench_peers::{init_logging, select_jwk, serve};
 use serde::Serialize;
+use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
@@ -60,13 +61,13 @@ struct Floor {
     key: hmac::Key,
     kid: String,
     /// Claims of the shape `mint` signs, parsed once.
-    claims: Value,
+    claims: Box<RawValue>,
 }
 
 /// The example server's `/whoami` body, serialized the same way.
 #[derive(Serialize)]
 struct WhoAmI<'a> {
-    claims: &'a Value,
+    claims: &'a RawValue,
     kid: &'a str,
     slot: &'static str,
 }
@@ -125,7 +126,10 @@ fn load(args: &Args) -> Result<Floor, String> {
         key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
         kid: key["kid"].as_str().unwrap_or_default().to_owned(),
         // The shape and size of mint's claims: sub, iat, exp.
-        claims: json!({"exp": 1_795_862_257_u64, "iat": 1_795_855_057_u64, "sub": "bench-user"}),
+        claims: to_raw_value(
+            &json!({"exp": 1_795_862_257_u64, "iat": 1_795_855_057_u64, "sub": "bench-user"}),
+        )
+        .map_err(|err| err.to_string())?,
     })
 }
 

@@ -34,6 +34,7 @@ use clap::Parser;
 use jwt_authorizer::{AuthError, Authorizer, IntoLayer, JwtAuthorizer, Validation};
 use jwt_rollover_bench_peers::{init_logging, select_jwk, serve};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 
@@ -62,16 +63,21 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("expected whole seconds such as 60s, got {text:?}"))
 }
 
+/// The claims as the token carries them, the type the example server's
+/// `/whoami` uses too: both answers echo the claims without building a
+/// `Value` map, so the two servers differ only in their JWT middleware.
+type RawClaims = Box<RawValue>;
+
 /// What jwt-authorizer's layer puts in the request extensions: jsonwebtoken
 /// 9's `TokenData` of the claims type.
-type Token = jsonwebtoken_v9::TokenData<Value>;
+type Token = jsonwebtoken_v9::TokenData<RawClaims>;
 
 /// jwt-authorizer's own `JwtClaims` extractor implements axum 0.7's
 /// `FromRequestParts`; this is the same extractor for axum 0.8. Like
 /// `JwtClaims`, it clones the claims out of the request extensions (and the
 /// header's kid, which the example server's answer also carries).
 struct Claims {
-    claims: Value,
+    claims: RawClaims,
     kid: Option<String>,
 }
 
@@ -97,7 +103,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
 /// that the two servers differ only in their JWT middleware.
 #[derive(Serialize)]
 struct WhoAmI<'a> {
-    claims: &'a Value,
+    claims: &'a RawValue,
     kid: Option<&'a str>,
 }
 
@@ -206,7 +212,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .leeway(args.leeway.as_secs());
     let (builder, description, temp_jwks) = match key_source(&args)? {
         KeySource::Jwks { path, kid, alg } => (
-            JwtAuthorizer::<Value>::from_jwks(path.to_str().ok_or("temp path is not UTF-8")?),
+            JwtAuthorizer::<RawClaims>::from_jwks(path.to_str().ok_or("temp path is not UTF-8")?),
             format!("JWKS key kid={kid} alg={alg}"),
             Some(path),
         ),
@@ -226,7 +232,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = temp_jwks {
         let _ = std::fs::remove_file(path);
     }
-    let authorizer: Authorizer<Value> = authorizer?;
+    let authorizer: Authorizer<RawClaims> = authorizer?;
     let auth_layer = authorizer.into_layer();
 
     let app = Router::new()
