@@ -159,8 +159,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// carries it, checked (exp, nbf, iss, aud) but never built into a `Value`
 /// map, so echoing them costs a copy instead of a parse, a serialization
 /// and a drop (about 0.06 of `/whoami`'s requests/second over `/healthz`,
-/// see docs/performance.md). An application that reads its claims would
-/// name its own struct instead: `Verified<MyClaims>`.
+/// see docs/performance.md). JSON that a `Value` cannot hold (a lone
+/// surrogate escape such as `"\ud800"`) is therefore echoed as written
+/// rather than refused. An application that reads its claims would name
+/// its own struct instead: `Verified<MyClaims>`.
 #[derive(Serialize)]
 struct WhoAmI<'a> {
     claims: &'a RawValue,

@@ -240,12 +240,17 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
             .remember(header_b64, &header.alg, header.kid.as_deref());
     }
 
-    let (claims, (exp, nbf)) = match one_pass::claims_and_registered::<C>(payload, rules) {
+    let one_pass = if one_pass::wants_raw_value::<C>() {
+        None
+    } else {
+        one_pass::claims_and_registered::<C>(payload, rules).ok()
+    };
+    let (claims, (exp, nbf)) = match one_pass {
         // One pass over the JSON read both: check what it saw.
-        Ok((claims, registered)) => (claims, check_registered(&registered, rules, now)?),
+        Some((claims, registered)) => (claims, check_registered(&registered, rules, now)?),
         // Refused claims, or a type one pass cannot serve (`Box<RawValue>`,
         // non-object shapes): the two passes give the exact reason.
-        Err(_) => {
+        None => {
             let checked = check_claims(payload, rules, now)?;
             let claims = serde_json::from_slice::<C>(payload).map_err(|_| {
                 reject(

@@ -15,9 +15,11 @@
 //!   (cache hit: nothing);
 //! - **ours** = total - claims: the crate's own.
 //!
-//! Three claims types separate the two: `serde_json::Value`, a small struct
-//! of three `String`s and two `u64`s, and `IgnoreAll`, which reads any
-//! claims object and keeps nothing, so that its total *is* the crate's own.
+//! Four claims types separate the two: `serde_json::Value`, a small struct
+//! of three `String`s and two `u64`s, `Box<RawValue>` (the example server's:
+//! the claims as the token carries them, read by two passes instead of
+//! one), and `IgnoreAll`, which reads any claims object and keeps nothing,
+//! so that its total *is* the crate's own.
 //!
 //! Where the crate's own allocations come from (src/verify.rs):
 //!
@@ -62,6 +64,7 @@ use jwt_simple::prelude::{
 };
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 // ---------------------------------------------------------------------------
@@ -683,6 +686,7 @@ fn allocations_per_verified_request() {
         assert!(small.iat <= now_unix() && now_unix() < small.exp);
         rows.extend(matrix_rows::<Value>(&fixture, "Value"));
         rows.extend(matrix_rows::<SmallClaims>(&fixture, "SmallClaims"));
+        rows.extend(matrix_rows::<Box<RawValue>>(&fixture, "RawValue"));
         rows.extend(matrix_rows::<IgnoreAll>(&fixture, "IgnoreAll"));
         rows.extend(path_rows(&fixture));
     }

@@ -34,6 +34,66 @@ use super::{Claim, Registered, Rules, Text};
 /// serde_json's marker for `RawValue`, which only its own deserializer can fill.
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
+/// Whether `C` is filled by serde_json's own `RawValue` machinery, as
+/// `Box<RawValue>` is (the example server's claims): one pass cannot serve
+/// it. The probe reads nothing and allocates nothing, so such a type goes
+/// straight to two passes instead of building a `serde_json::Error` per
+/// token to learn the same thing. A `RawValue` nested deeper (a newtype
+/// around it) is not seen here and takes the error path, as before.
+pub(super) fn wants_raw_value<C: DeserializeOwned>() -> bool {
+    matches!(C::deserialize(RawValueProbe), Err(Probed::RawValue))
+}
+
+/// A deserializer that refuses every request and notes whether the first
+/// one was serde_json's `RawValue` marker.
+struct RawValueProbe;
+
+#[derive(Debug)]
+enum Probed {
+    RawValue,
+    Other,
+}
+
+impl std::fmt::Display for Probed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a probe for RawValue claims, never a verdict")
+    }
+}
+
+impl std::error::Error for Probed {}
+
+impl serde::de::Error for Probed {
+    fn custom<T: std::fmt::Display>(_message: T) -> Self {
+        Self::Other
+    }
+}
+
+impl<'de> Deserializer<'de> for RawValueProbe {
+    type Error = Probed;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Probed> {
+        Err(Probed::Other)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        _visitor: V,
+    ) -> Result<V::Value, Probed> {
+        Err(if name == RAW_VALUE_TOKEN {
+            Probed::RawValue
+        } else {
+            Probed::Other
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct seq tuple tuple_struct map struct
+        enum identifier ignored_any
+    }
+}
+
 /// Deserializes `C` from `payload` and, in the same pass, reads the
 /// registered claims. An error means "use the two-pass path", not a verdict.
 pub(super) fn claims_and_registered<'p, C: DeserializeOwned>(
@@ -337,6 +397,19 @@ mod tests {
         let (_, registered) = claims_and_registered::<Typed>(payload, &rules).unwrap();
         assert_eq!(registered.exp.map(RawValue::get), Some("1800000000"));
         assert_eq!(registered.sub.map(RawValue::get), Some(r#""ada""#));
+    }
+
+    /// The probe names `Box<RawValue>` and nothing else.
+    #[test]
+    fn the_probe_finds_raw_value_claims_only() {
+        assert!(wants_raw_value::<Box<RawValue>>());
+        assert!(!wants_raw_value::<Value>());
+        assert!(!wants_raw_value::<Typed>());
+        assert!(!wants_raw_value::<Flattened>());
+        assert!(!wants_raw_value::<Newtype>());
+        assert!(!wants_raw_value::<IgnoredAny>());
+        assert!(!wants_raw_value::<BTreeMap<u32, String>>());
+        assert!(!wants_raw_value::<Option<Box<RawValue>>>());
     }
 
     /// Types one pass cannot serve are told so, so that the caller falls back.
