@@ -18,7 +18,7 @@
 # load like req/s do, the shares much less.
 #
 # Usage: scripts/perf_http.sh [seconds_sampled]          # default 4
-# Needs: cargo, perf (allowed to sample this user's processes:
+# Needs: cargo, curl, perf (allowed to sample this user's processes:
 # kernel.perf_event_paranoid <= 2), wrk, python3.
 # Knobs: BENCH_PORT (39400; uses this port and the next), PERF_FREQ (999 Hz),
 # BENCH_THREADS (2), BENCH_CONNECTIONS (32).
@@ -29,9 +29,9 @@ if ! [[ "$SECONDS_SAMPLED" =~ ^[1-9][0-9]*$ ]]; then
   echo "perf_http: seconds must be a whole number, got '$SECONDS_SAMPLED'" >&2
   exit 1
 fi
-for tool in perf wrk cargo python3; do
+for tool in perf wrk curl cargo python3; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "perf_http: $tool is not installed (Debian/Ubuntu: sudo apt-get install linux-perf wrk python3)" >&2
+    echo "perf_http: $tool is not installed (Debian/Ubuntu: sudo apt-get install linux-perf wrk curl python3)" >&2
     exit 2
   fi
 done
@@ -111,7 +111,9 @@ PARTS = [
     ("  verification (VerifierCore::verify)", "VerifierCore<C>::verify"),
     ("    signature check (HMAC-SHA256)", "PreparedKey::verify"),
     ("    claims and registered claims", "jwt_rollover::verify::one_pass::claims_and_registered"),
-    ("      (two-pass path: check_claims)", "jwt_rollover::verify::check_claims"),
+    ("      two-pass path: registered claims", "jwt_rollover::verify::check_claims"),
+    ("      two-pass path: the claims into C", "serde_json::de::from_trait"),
+    ("    base64url decoding", "jwt_rollover::verify::decode_b64"),
     ("    token cache lookup", "TokenCache<C>::get"),
     ("    clock (SystemTime::now)", "Clock>::now_unix"),
     ("  token source (header lookup)", "TokenSource::extract"),
