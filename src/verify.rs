@@ -544,10 +544,7 @@ fn check_registered(
     }
     // RFC 7519 section 4.1.2: a StringOrURI. A token whose subject parsers
     // could read differently identifies nobody.
-    if registered
-        .sub
-        .is_some_and(|raw| serde_json::from_str::<Text<'_>>(raw.get()).is_err())
-    {
+    if registered.sub.is_some_and(|raw| !is_json_string(raw)) {
         return Err(reject(Reason::InvalidClaims, "sub is not a string"));
     }
     if let Some(issuers) = &rules.issuers {
@@ -589,9 +586,30 @@ fn check_registered(
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
+/// Whether a raw JSON value is a string a Rust `str` can hold. One with no
+/// escapes always is (the value is valid JSON); escapes may hide a lone
+/// surrogate, so serde_json decides those.
+fn is_json_string(raw: &RawValue) -> bool {
+    let text = raw.get();
+    (text.starts_with('"') && !text.contains('\\'))
+        || serde_json::from_str::<Text<'_>>(text).is_ok()
+}
+
 /// An RFC 7519 NumericDate as whole seconds, rounding like jsonwebtoken.
 fn numeric_date(value: &RawValue) -> Option<u64> {
-    let number = serde_json::from_str::<serde_json::Number>(value.get()).ok()?;
+    let text = value.get();
+    // The usual form, up to 19 digits (always within u64): read directly.
+    // serde_json wrote the raw value, so there is no sign, space or
+    // leading zero to consider; anything else takes serde_json's path.
+    if (1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    numeric_date_by_serde(text)
+}
+
+/// [`numeric_date`] for any JSON number: fractions, exponents, big values.
+fn numeric_date_by_serde(text: &str) -> Option<u64> {
+    let number = serde_json::from_str::<serde_json::Number>(text).ok()?;
     number.as_u64().or_else(|| {
         number
             .as_f64()

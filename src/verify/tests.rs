@@ -1483,3 +1483,71 @@ fn only_headers_of_matching_signatures_are_remembered() {
     );
     assert_eq!(ring.load().headers.len(), 1);
 }
+
+/// The shortcuts for `exp`/`nbf` and `sub` answer exactly as serde_json's
+/// full reading does, on the values they take and on those they pass on.
+#[test]
+fn registered_claim_shortcuts_agree_with_serde_json() {
+    let raw = |text: &'static str| serde_json::from_str::<&RawValue>(text).expect("valid JSON");
+    let numbers = [
+        "0",
+        "7",
+        "1800000000",
+        "9999999999999999999",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "1800000000.4",
+        "1800000000.5",
+        "1.8e9",
+        "1E400",
+        "-1",
+        "-0",
+        "0.0",
+        r#""1800000000""#,
+        "null",
+        "true",
+        "[1]",
+        "{}",
+    ];
+    for text in numbers {
+        assert_eq!(
+            numeric_date(raw(text)),
+            numeric_date_by_serde(text),
+            "{text}"
+        );
+    }
+    assert_eq!(numeric_date(raw("1800000000")), Some(1_800_000_000));
+    assert_eq!(
+        numeric_date(raw("9999999999999999999")),
+        Some(9_999_999_999_999_999_999)
+    );
+
+    let values = [
+        r#""ada""#,
+        r#""""#,
+        r#""é中🔑""#,
+        r#""a\"b""#,
+        r#""\u0041""#,
+        r#""\ud83d\ude00""#,
+        r#""\ud800""#,
+        r#""x\udc00y""#,
+        "5",
+        "null",
+        "true",
+        r#"["a"]"#,
+        r#"{"a":"b"}"#,
+    ];
+    for text in values {
+        assert_eq!(
+            is_json_string(raw(text)),
+            serde_json::from_str::<Text<'_>>(text).is_ok(),
+            "{text}"
+        );
+    }
+    assert!(is_json_string(raw(r#""ada""#)));
+    assert!(
+        !is_json_string(raw(r#""\ud800""#)),
+        "a lone surrogate is no str"
+    );
+}
