@@ -24,6 +24,15 @@
 //! - **Counted like a miss.** A hit still counts
 //!   `jwt_verifications_total{slot,kid}` and feeds the previous-key
 //!   tracker, so metrics and retirement see every request.
+//! - **Hot tokens are copied per thread.** A token one thread finds in
+//!   the shared shards twice in a row (by hash slot) is verified once more
+//!   on that thread and kept in the thread's own slots, with claims of its
+//!   own: one hot token served by every core would otherwise have every
+//!   core take the same shard lock and count on the same claims `Arc`,
+//!   which made a hit 3x slower on two cores (`benches/contention.rs`). A
+//!   copy obeys the same rules (exact token, generation, `exp`); there are
+//!   at most [`HOT_SLOTS`] per thread slot, each within a shard's byte
+//!   bound.
 //!
 //! Metrics: `jwt_token_cache_hits_total`, `jwt_token_cache_misses_total`,
 //! `jwt_token_cache_evictions_total`.
@@ -34,7 +43,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::prehashed::PrehashedMap;
 use crate::ring::Slot;
-use crate::sharded::CachePadded;
+use crate::sharded::{self, CachePadded};
 
 /// Sizing of the verified-token cache.
 ///
@@ -94,6 +103,8 @@ const SHARDS: usize = 16;
 const HASHED_TAIL_BYTES: usize = 32;
 /// Fixed cost counted per entry: map slot, entry struct, allocations.
 const ENTRY_OVERHEAD_BYTES: usize = 128;
+/// Per-thread copies of hot tokens, per thread slot (direct-mapped by hash).
+pub(crate) const HOT_SLOTS: usize = 4;
 
 /// What a hit gives back: enough to finish the request as a miss would.
 pub(crate) struct Hit<C> {
@@ -101,6 +112,9 @@ pub(crate) struct Hit<C> {
     pub(crate) kid: Arc<str>,
     pub(crate) slot: Slot,
     pub(crate) exp: Option<u64>,
+    /// Found in the shared shards a second time by this thread: verify it
+    /// again and hand the result to [`TokenCache::keep_hot`].
+    pub(crate) promote: bool,
 }
 
 /// What a successful verification leaves behind.
@@ -125,9 +139,49 @@ struct Entry<C> {
     cost: usize,
 }
 
+impl<C> Entry<C> {
+    /// Whether the entry answers for `token` under ring `generation` at `now`.
+    fn usable(&self, generation: u64, now: u64) -> bool {
+        let verified = &self.verified;
+        verified.generation == generation
+            && now <= verified.valid_until
+            && now >= verified.valid_from
+    }
+
+    fn hit(&self, promote: bool) -> Hit<C> {
+        let verified = &self.verified;
+        Hit {
+            claims: verified.claims.clone(),
+            kid: verified.kid.clone(),
+            slot: verified.slot,
+            exp: Some(verified.exp),
+            promote,
+        }
+    }
+}
+
 struct Shard<C> {
     entries: PrehashedMap<Entry<C>>,
     bytes: usize,
+}
+
+/// One thread slot's copies of hot tokens. Only its own thread locks it
+/// (unless more threads than [`sharded::SHARDS`] share the slot), so the
+/// lock and the copies' reference counts stay in that core's cache.
+struct Hot<C> {
+    /// By hash slot: the token's hash and its copy.
+    entries: [Option<(u64, Entry<C>)>; HOT_SLOTS],
+    /// By hash slot: the last token hash this thread found in the shards.
+    seen: [u64; HOT_SLOTS],
+}
+
+impl<C> Default for Hot<C> {
+    fn default() -> Self {
+        Self {
+            entries: std::array::from_fn(|_| None),
+            seen: [0; HOT_SLOTS],
+        }
+    }
 }
 
 /// The cache. Cheap to share: the layer holds it in an `Arc`.
@@ -135,9 +189,16 @@ pub(crate) struct TokenCache<C> {
     /// Padded: two shards' locks on one cache line would make threads
     /// hitting different shards wait on each other.
     shards: Box<[CachePadded<Mutex<Shard<C>>>]>,
+    /// Per thread slot: copies of hot tokens.
+    hot: Box<[CachePadded<Mutex<Hot<C>>>]>,
     hasher: RandomState,
     max_entries_per_shard: usize,
     max_bytes_per_shard: usize,
+}
+
+/// A token's slot among a thread's hot copies (the shards use the high bits).
+fn hot_slot(hash: u64) -> usize {
+    hash as usize % HOT_SLOTS
 }
 
 /// Whether the lookup found a usable entry, and whether it evicted one.
@@ -157,6 +218,9 @@ impl<C> TokenCache<C> {
                     }))
                 })
                 .collect(),
+            hot: (0..sharded::SHARDS)
+                .map(|_| CachePadded(Mutex::new(Hot::default())))
+                .collect(),
             hasher: RandomState::new(),
             max_entries_per_shard: config.max_entries.div_ceil(SHARDS).max(1),
             max_bytes_per_shard: config.max_bytes.div_ceil(SHARDS),
@@ -171,6 +235,14 @@ impl<C> TokenCache<C> {
         // Tokens are ASCII once verified; the fallback only guards a
         // non-ASCII string, which can never be a cached token.
         self.hasher.hash_one(token.get(tail..).unwrap_or(token))
+    }
+
+    /// This thread's copies of hot tokens.
+    fn hot(&self) -> std::sync::MutexGuard<'_, Hot<C>> {
+        self.hot[sharded::thread_slot()]
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard<C>> {
@@ -188,6 +260,19 @@ impl<C> TokenCache<C> {
     /// still acceptable at `now`. A stale entry is dropped on the way.
     pub(crate) fn get(&self, token: &str, generation: u64, now: u64) -> Lookup<C> {
         let hash = self.hash(token);
+        let slot = hot_slot(hash);
+        {
+            let mut hot = self.hot();
+            if let Some((hot_hash, copy)) = &hot.entries[slot]
+                && *hot_hash == hash
+                && *copy.token == *token
+            {
+                if copy.usable(generation, now) {
+                    return Lookup::Hit(copy.hit(false));
+                }
+                hot.entries[slot] = None;
+            }
+        }
         let mut shard = self.shard(hash);
         // A plain lookup: `entry` would reserve room in an empty shard.
         let Some(cached) = shard.entries.get(&hash) else {
@@ -196,22 +281,40 @@ impl<C> TokenCache<C> {
         if *cached.token != *token {
             return Lookup::Miss;
         }
-        let verified = &cached.verified;
-        if verified.generation != generation
-            || now > verified.valid_until
-            || now < verified.valid_from
-        {
+        if !cached.usable(generation, now) {
             if let Some(removed) = shard.entries.remove(&hash) {
                 shard.bytes -= removed.cost;
             }
             return Lookup::Miss;
         }
-        Lookup::Hit(Hit {
-            claims: verified.claims.clone(),
-            kid: verified.kid.clone(),
-            slot: verified.slot,
-            exp: Some(verified.exp),
-        })
+        let hit = cached.hit(false);
+        drop(shard);
+        let mut hot = self.hot();
+        let promote = hot.seen[slot] == hash;
+        hot.seen[slot] = hash;
+        Lookup::Hit(Hit { promote, ..hit })
+    }
+
+    /// Keeps this thread's own copy of a token [`get`](Self::get) asked to
+    /// promote, verified again so that its claims share nothing with the
+    /// shared entry's.
+    pub(crate) fn keep_hot(&self, token: &str, verified: Verified<C>) {
+        let cost = token.len() + verified.kid.len() + verified.claims_bytes + ENTRY_OVERHEAD_BYTES;
+        if cost > self.max_bytes_per_shard {
+            return;
+        }
+        let hash = self.hash(token);
+        let mut hot = self.hot();
+        let slot = hot_slot(hash);
+        hot.seen[slot] = 0;
+        hot.entries[slot] = Some((
+            hash,
+            Entry {
+                token: token.into(),
+                verified,
+                cost,
+            },
+        ));
     }
 
     /// Remembers a verified token. Returns how many entries were evicted
@@ -250,6 +353,18 @@ impl<C> TokenCache<C> {
             },
         );
         evicted
+    }
+
+    #[cfg(test)]
+    fn hot_len(&self) -> usize {
+        self.hot
+            .iter()
+            .map(|hot| {
+                hot.0
+                    .lock()
+                    .map_or(0, |h| h.entries.iter().flatten().count())
+            })
+            .sum()
     }
 
     #[cfg(test)]
@@ -323,6 +438,64 @@ mod tests {
         }
         // 1000 bytes per shard, about 160 bytes per entry.
         assert!(small.len() <= SHARDS * 6, "{} entries", small.len());
+    }
+
+    fn claims_of(lookup: Lookup<String>) -> Arc<String> {
+        match lookup {
+            Lookup::Hit(hit) => hit.claims,
+            Lookup::Miss => panic!("expected a hit"),
+        }
+    }
+
+    fn promotes(lookup: &Lookup<String>) -> bool {
+        matches!(lookup, Lookup::Hit(hit) if hit.promote)
+    }
+
+    #[test]
+    fn a_token_found_twice_by_a_thread_is_promoted_once() {
+        let cache = TokenCache::new(TokenCacheConfig::default());
+        cache.insert("h.p.sig", verified(7, 1_000));
+        assert!(!promotes(&cache.get("h.p.sig", 7, 10)), "first find");
+        assert!(promotes(&cache.get("h.p.sig", 7, 10)), "second find");
+        let own = verified(7, 1_000);
+        let own_claims = own.claims.clone();
+        cache.keep_hot("h.p.sig", own);
+        assert_eq!(cache.hot_len(), 1);
+        let served = claims_of(cache.get("h.p.sig", 7, 10));
+        assert!(Arc::ptr_eq(&served, &own_claims), "served from the copy");
+        assert!(!promotes(&cache.get("h.p.sig", 7, 10)), "promoted once");
+
+        // Another thread has no copy: it finds the shared entry.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let there = claims_of(cache.get("h.p.sig", 7, 10));
+                assert!(!Arc::ptr_eq(&there, &own_claims), "not this thread's copy");
+            });
+        });
+    }
+
+    #[test]
+    fn a_hot_copy_obeys_the_same_rules() {
+        let cache = TokenCache::new(TokenCacheConfig::default());
+        cache.insert("h.p.sig", verified(7, 1_000));
+        cache.keep_hot("h.p.sig", verified(7, 1_000));
+        assert!(
+            hit(cache.get("h.p.sig", 7, 1_000)),
+            "through its last second"
+        );
+        assert!(!hit(cache.get("h.other.sig", 7, 10)), "exact token only");
+        assert!(!hit(cache.get("h.p.sig", 7, 1_001)), "past exp + leeway");
+        assert_eq!(cache.hot_len(), 0, "a stale copy is dropped");
+
+        cache.insert("h.p.sig", verified(7, 1_000));
+        cache.keep_hot("h.p.sig", verified(7, 1_000));
+        assert!(!hit(cache.get("h.p.sig", 8, 10)), "the ring changed");
+        assert_eq!(cache.hot_len(), 0);
+
+        // A copy is bounded like an entry.
+        let small = TokenCache::new(TokenCacheConfig::default().with_max_bytes(SHARDS * 100));
+        small.keep_hot("h.p.sig", verified(1, 1_000));
+        assert_eq!(small.hot_len(), 0);
     }
 
     #[test]

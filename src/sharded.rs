@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use prometheus::core::{Atomic, GenericCounter, GenericCounterVec};
 
-/// Lines per counter. Threads beyond this share lines (and contend again,
-/// SHARDS times less). 16 x 128 bytes = 2 KiB per counter series.
-const SHARDS: usize = 16;
+/// Lines per counter, and slots per thread-indexed structure. Threads
+/// beyond this share (and contend again, SHARDS times less). 16 x 128
+/// bytes = 2 KiB per counter series.
+pub(crate) const SHARDS: usize = 16;
 
 /// A counter on the request path.
 pub(crate) type HotCounter = GenericCounter<ShardedU64>;
@@ -41,9 +42,10 @@ pub(crate) struct ShardedU64 {
     lines: Box<[Line; SHARDS]>,
 }
 
-/// This thread's line, the same for every counter: threads are numbered
-/// in the order they first count.
-fn line_index() -> usize {
+/// This thread's slot in `0..SHARDS`, the same for every counter (and for
+/// the token cache's per-thread copies): threads are numbered in the order
+/// they first ask.
+pub(crate) fn thread_slot() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
@@ -79,13 +81,13 @@ impl Atomic for ShardedU64 {
     }
 
     fn inc_by(&self, delta: u64) {
-        self.lines[line_index()]
+        self.lines[thread_slot()]
             .0
             .fetch_add(delta, Ordering::Relaxed);
     }
 
     fn dec_by(&self, delta: u64) {
-        self.lines[line_index()]
+        self.lines[thread_slot()]
             .0
             .fetch_sub(delta, Ordering::Relaxed);
     }
@@ -113,10 +115,10 @@ mod tests {
 
     #[test]
     fn a_thread_keeps_its_line() {
-        let here = line_index();
+        let here = thread_slot();
         assert!(here < SHARDS);
-        assert_eq!(line_index(), here);
-        let there = std::thread::spawn(|| (line_index(), line_index()))
+        assert_eq!(thread_slot(), here);
+        let there = std::thread::spawn(|| (thread_slot(), thread_slot()))
             .join()
             .unwrap();
         assert_eq!(there.0, there.1);

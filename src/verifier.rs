@@ -89,28 +89,50 @@ impl<C: DeserializeOwned> VerifierCore<C> {
             kid: accepted.key.key.kid_arc().clone(),
             slot: accepted.key.slot,
         };
-        let claims = Arc::new(accepted.claims);
-        if let (Some(cache), Some(exp)) = (&self.cache, accepted.exp) {
-            let leeway = self.rules.leeway;
-            let evicted = cache.insert(
-                token,
-                cache::Verified {
-                    claims: claims.clone(),
-                    // A copy of its own, not the key's `Arc`: hits on
-                    // different tokens from different cores then share no
-                    // reference count (benches/contention.rs).
-                    kid: Arc::from(&*key.kid),
-                    slot: key.slot,
-                    generation: snapshot.generation,
-                    exp,
-                    valid_from: accepted.nbf.map_or(0, |nbf| nbf.saturating_sub(leeway)),
-                    valid_until: exp.saturating_add(leeway),
-                    claims_bytes: accepted.claims_bytes,
-                },
-            );
-            ring.metrics().token_cache_evicted(evicted);
+        let Some(cache) = &self.cache else {
+            return Ok(Verified {
+                claims: Arc::new(accepted.claims),
+                key,
+            });
+        };
+        match self.cache_entry(accepted, snapshot.generation) {
+            Ok(entry) => {
+                let claims = entry.claims.clone();
+                let evicted = cache.insert(token, entry);
+                ring.metrics().token_cache_evicted(evicted);
+                Ok(Verified { claims, key })
+            }
+            Err(claims) => Ok(Verified {
+                claims: Arc::new(claims),
+                key,
+            }),
         }
-        Ok(Verified { claims, key })
+    }
+
+    /// What the cache keeps of an accepted token. A token without `exp` is
+    /// never cached: its claims come back as the error.
+    fn cache_entry(
+        &self,
+        accepted: verify::Accepted<'_, '_, C>,
+        generation: u64,
+    ) -> Result<cache::Verified<C>, C> {
+        let Some(exp) = accepted.exp else {
+            return Err(accepted.claims);
+        };
+        let leeway = self.rules.leeway;
+        Ok(cache::Verified {
+            claims: Arc::new(accepted.claims),
+            // A copy of its own, not the key's `Arc`: hits on different
+            // tokens from different cores then share no reference count
+            // (benches/contention.rs).
+            kid: Arc::from(accepted.key.key.kid()),
+            slot: accepted.key.slot,
+            generation,
+            exp,
+            valid_from: accepted.nbf.map_or(0, |nbf| nbf.saturating_sub(leeway)),
+            valid_until: exp.saturating_add(leeway),
+            claims_bytes: accepted.claims_bytes,
+        })
     }
 
     /// A cached verification, counted exactly like a fresh one.
@@ -121,9 +143,20 @@ impl<C: DeserializeOwned> VerifierCore<C> {
         snapshot: &Snapshot,
         now: u64,
     ) -> Option<Verified<C>> {
-        let Lookup::Hit(hit) = cache.get(token, snapshot.generation, now) else {
+        let Lookup::Hit(mut hit) = cache.get(token, snapshot.generation, now) else {
             return None;
         };
+        if hit.promote {
+            // Hot on this thread: verified again (the same answer, as the
+            // ring has not changed), and kept with claims of its own.
+            if let Ok(accepted) = verify::verify::<C>(token, snapshot, &self.rules, now)
+                && let Ok(entry) = self.cache_entry(accepted, snapshot.generation)
+            {
+                hit.claims = entry.claims.clone();
+                hit.kid = entry.kid.clone();
+                cache.keep_hot(token, entry);
+            }
+        }
         // Same generation, so the key is in the snapshot in the same slot.
         let KidLookup::Found(key) = snapshot.find(&hit.kid) else {
             return None;

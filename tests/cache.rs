@@ -195,3 +195,41 @@ fn the_cache_stays_within_its_entry_bound_and_counts_evictions() {
     assert!(evictions >= 936.0, "{evictions} evictions");
     assert_eq!(env.misses(), 1_000.0);
 }
+
+/// A token verified again and again on one thread is served from that
+/// thread's own copy after its second hit; it must still count, expire and
+/// be invalidated exactly like any entry.
+#[test]
+fn a_hot_token_counts_expires_and_is_invalidated_like_any_hit() {
+    let env = Env::new(Some(TokenCacheConfig::default()));
+    let old = token(OLD, &json!({"sub": "hot", "exp": NOW + 10}));
+    let first = env.verifier.verify(&old).unwrap();
+    for _ in 0..5 {
+        let again = env.verifier.verify(&old).unwrap();
+        assert_eq!(again.claims, first.claims);
+        assert_eq!((&*again.key.kid, again.key.slot), (OLD.0, first.key.slot));
+    }
+    assert_eq!((env.misses(), env.hits()), (1.0, 5.0));
+    let by_key = env.metric(
+        "jwt_verifications_total",
+        &[("slot", "previous"), ("kid", OLD.0)],
+    );
+    assert_eq!(by_key, 6.0, "every hit counts toward the slot metrics");
+    assert_eq!(env.metric("jwt_previous_key_live_tokens", &[]), 1.0);
+
+    // Past exp + leeway: no longer served, even from the thread's copy.
+    env.clock.set(NOW + 10 + 61);
+    let rejection = env.verifier.verify(&old).unwrap_err();
+    assert_eq!(rejection.reason(), RejectionReason::Expired);
+    assert_eq!(env.hits(), 5.0);
+
+    // A retirement drops a hot token at once.
+    env.clock.set(NOW);
+    let fresh = token(OLD, &json!({"sub": "hot", "exp": NOW + 600}));
+    for _ in 0..5 {
+        env.verifier.verify(&fresh).unwrap();
+    }
+    env.ring.retire_previous(RetireTrigger::Admin).unwrap();
+    let rejection = env.verifier.verify(&fresh).unwrap_err();
+    assert_eq!(rejection.reason(), RejectionReason::RetiredKey);
+}
