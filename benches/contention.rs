@@ -18,7 +18,8 @@
 //! - `hs256 current, cache off` / `previous, cache off`: each thread
 //!   verifies the same token (the previous key also updates its tracker);
 //! - `cache hit, one token`: every thread hits the same cached token, the
-//!   hot service-account case (one shard, one claims `Arc`);
+//!   hot service-account case (one shard and one claims `Arc` shared by all
+//!   threads, until each thread keeps its own copy of the hot token);
 //! - `cache hit, a token per thread`: distinct cached tokens (other shards);
 //! - the primitives behind them: an `Arc` clone and drop, a `Mutex`
 //!   lock and unlock, a relaxed `fetch_add`, all on one shared object.
