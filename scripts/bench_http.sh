@@ -41,7 +41,7 @@
 # BENCH_PORT (39100; uses this port and the next two), BENCH_KEEP_DIR (copy
 # keys, tokens, server logs and raw wrk output there).
 #
-# Exit status: 0 on success, 2 when wrk is missing, 1 on any failure,
+# Exit status: 0 on success, 2 when wrk or cargo is missing, 1 on any failure,
 # including a non-2xx answer during a run (a rejected token).
 set -euo pipefail
 
@@ -51,16 +51,11 @@ case "${1:-}" in
   -h|--help) usage; exit 0 ;;
 esac
 DURATION="${1:-10}"
-if ! [[ "$DURATION" =~ ^[1-9][0-9]*$ ]]; then
-  echo "bench_http: duration must be a whole number of seconds, got '$DURATION'" >&2
-  echo "usage: scripts/bench_http.sh [duration_seconds]" >&2
-  exit 1
-fi
 ROUNDS="${BENCH_ROUNDS:-3}"
-if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
-  echo "bench_http: BENCH_ROUNDS must be a whole number >= 1, got '$ROUNDS'" >&2
-  exit 1
-fi
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+whole_number bench_http "duration_seconds" "$DURATION"
+whole_number bench_http "BENCH_ROUNDS" "$ROUNDS"
 THREADS="${BENCH_THREADS:-2}"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"
 WARMUP="${BENCH_WARMUP:-2}"
@@ -71,24 +66,8 @@ ADMIN_PORT=$((BASE_PORT + 1))
 PEER_PORT=$((BASE_PORT + 2))
 HOST=127.0.0.1
 
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "bench_http: wrk is not installed; this benchmark drives the servers with wrk." >&2
-  echo "  Debian/Ubuntu: sudo apt-get install wrk    (macOS: brew install wrk)" >&2
-  exit 2
-fi
-if ! command -v cargo >/dev/null 2>&1; then
-  echo "bench_http: cargo is not installed (https://rustup.rs)" >&2
-  exit 1
-fi
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS="$ROOT/benches/peers"
-PEERS_TARGET="$PEERS/target"
-OUR_TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-OUR_SERVER="$OUR_TARGET/release/examples/server"
-PEER_SERVER="$PEERS_TARGET/release/peer-server"
-FLOOR_SERVER="$PEERS_TARGET/release/floor-server"
-MINT="$PEERS_TARGET/release/mint"
+require_tools bench_http "Debian/Ubuntu: sudo apt-get install wrk; macOS: brew install wrk; cargo: https://rustup.rs" \
+  wrk cargo
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench_http.XXXXXX")"
 SERVER_PID=""
@@ -124,8 +103,7 @@ die() {
 # ---------------------------------------------------------------- build ---
 
 echo "== building (release): our example server, and the peers"
-(cd "$ROOT" && cargo build --release --example server) >&2
-cargo build --release --manifest-path "$PEERS/Cargo.toml" --target-dir "$PEERS_TARGET" >&2
+build_binaries
 for bin in "$OUR_SERVER" "$PEER_SERVER" "$FLOOR_SERVER" "$MINT"; do
   [[ -x "$bin" ]] || die "expected binary not found: $bin"
 done

@@ -25,21 +25,12 @@
 set -euo pipefail
 
 SECONDS_SAMPLED="${1:-4}"
-if ! [[ "$SECONDS_SAMPLED" =~ ^[1-9][0-9]*$ ]]; then
-  echo "perf_http: seconds must be a whole number, got '$SECONDS_SAMPLED'" >&2
-  exit 1
-fi
-for tool in perf wrk curl cargo python3; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "perf_http: $tool is not installed (Debian/Ubuntu: sudo apt-get install linux-perf wrk curl python3)" >&2
-    exit 2
-  fi
-done
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+whole_number perf_http "seconds" "$SECONDS_SAMPLED"
+require_tools perf_http "Debian/Ubuntu: sudo apt-get install linux-perf wrk curl python3" \
+  perf wrk curl cargo python3
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS="$ROOT/benches/peers"
-OUR_SERVER="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/server"
-MINT="$PEERS/target/release/mint"
 PORT="${BENCH_PORT:-39400}"
 ADMIN_PORT=$((PORT + 1))
 FREQ="${PERF_FREQ:-999}"
@@ -55,8 +46,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building (release): the example server and mint" >&2
-(cd "$ROOT" && cargo build --release --example server) >&2
-cargo build --release --manifest-path "$PEERS/Cargo.toml" --target-dir "$PEERS/target" --bin mint >&2
+build_binaries --bin mint
 
 "$MINT" gen-hs256 --kid hs-current --kid hs-previous --out "$WORK/hs256.jwks.json"
 TOKEN="$("$MINT" token --keys "$WORK/hs256.jwks.json" --kid hs-current --alg HS256 --ttl 7200)"

@@ -26,22 +26,12 @@
 set -euo pipefail
 
 SECONDS_PER_ROUTE="${1:-5}"
-if ! [[ "$SECONDS_PER_ROUTE" =~ ^[1-9][0-9]*$ ]]; then
-  echo "profile_http: seconds must be a whole number, got '$SECONDS_PER_ROUTE'" >&2
-  exit 1
-fi
-for tool in valgrind callgrind_control callgrind_annotate wrk cargo; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "profile_http: $tool is not installed (Debian/Ubuntu: sudo apt-get install valgrind wrk)" >&2
-    exit 2
-  fi
-done
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+whole_number profile_http "seconds" "$SECONDS_PER_ROUTE"
+require_tools profile_http "Debian/Ubuntu: sudo apt-get install valgrind wrk" \
+  valgrind callgrind_control callgrind_annotate wrk cargo
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PEERS="$ROOT/benches/peers"
-OUR_SERVER="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/server"
-FLOOR_SERVER="$PEERS/target/release/floor-server"
-MINT="$PEERS/target/release/mint"
 PORT="${BENCH_PORT:-39300}"
 ADMIN_PORT=$((PORT + 1))
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/profile_http.XXXXXX")"
@@ -54,8 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building (release): the example server, the floor server and mint" >&2
-(cd "$ROOT" && cargo build --release --example server) >&2
-cargo build --release --manifest-path "$PEERS/Cargo.toml" --target-dir "$PEERS/target" >&2
+build_binaries
 
 "$MINT" gen-hs256 --kid hs-current --kid hs-previous --out "$WORK/hs256.jwks.json"
 TOKEN="$("$MINT" token --keys "$WORK/hs256.jwks.json" --kid hs-current --alg HS256 --ttl 7200)"
