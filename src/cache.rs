@@ -31,7 +31,7 @@
 //!   core take the same shard lock and count on the same claims `Arc`,
 //!   which made a hit 3x slower on two cores (`benches/contention.rs`). A
 //!   copy obeys the same rules (exact token, generation, `exp`); there are
-//!   at most [`HOT_SLOTS`] per thread slot, each within a shard's byte
+//!   at most four per thread slot (16 slots), each within a shard's byte
 //!   bound.
 //!
 //! Metrics: `jwt_token_cache_hits_total`, `jwt_token_cache_misses_total`,
