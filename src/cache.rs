@@ -104,7 +104,7 @@ const HASHED_TAIL_BYTES: usize = 32;
 /// Fixed cost counted per entry: map slot, entry struct, allocations.
 const ENTRY_OVERHEAD_BYTES: usize = 128;
 /// Per-thread copies of hot tokens, per thread slot (direct-mapped by hash).
-pub(crate) const HOT_SLOTS: usize = 4;
+const HOT_SLOTS: usize = 4;
 
 /// What a hit gives back: enough to finish the request as a miss would.
 pub(crate) struct Hit<C> {
@@ -140,7 +140,7 @@ struct Entry<C> {
 }
 
 impl<C> Entry<C> {
-    /// Whether the entry answers for `token` under ring `generation` at `now`.
+    /// Whether the entry may answer under ring `generation` at `now`.
     fn usable(&self, generation: u64, now: u64) -> bool {
         let verified = &self.verified;
         verified.generation == generation

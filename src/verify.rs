@@ -599,7 +599,7 @@ fn is_json_string(raw: &RawValue) -> bool {
 fn numeric_date(value: &RawValue) -> Option<u64> {
     let text = value.get();
     // The usual form, up to 19 digits (always within u64): read directly.
-    // serde_json wrote the raw value, so there is no sign, space or
+    // The raw value is JSON serde_json has read, so there is no space or
     // leading zero to consider; anything else takes serde_json's path.
     if (1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().ok();
