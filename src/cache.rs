@@ -261,17 +261,18 @@ impl<C> TokenCache<C> {
     pub(crate) fn get(&self, token: &str, generation: u64, now: u64) -> Lookup<C> {
         let hash = self.hash(token);
         let slot = hot_slot(hash);
+        // This thread's slot stays locked through the shard lookup, so a
+        // shared hit records itself without locking the slot again. Always
+        // slot then shard: nothing takes them the other way round.
+        let mut hot = self.hot();
+        if let Some((hot_hash, copy)) = &hot.entries[slot]
+            && *hot_hash == hash
+            && *copy.token == *token
         {
-            let mut hot = self.hot();
-            if let Some((hot_hash, copy)) = &hot.entries[slot]
-                && *hot_hash == hash
-                && *copy.token == *token
-            {
-                if copy.usable(generation, now) {
-                    return Lookup::Hit(copy.hit(false));
-                }
-                hot.entries[slot] = None;
+            if copy.usable(generation, now) {
+                return Lookup::Hit(copy.hit(false));
             }
+            hot.entries[slot] = None;
         }
         let mut shard = self.shard(hash);
         // A plain lookup: `entry` would reserve room in an empty shard.
@@ -287,12 +288,9 @@ impl<C> TokenCache<C> {
             }
             return Lookup::Miss;
         }
-        let hit = cached.hit(false);
-        drop(shard);
-        let mut hot = self.hot();
         let promote = hot.seen[slot] == hash;
         hot.seen[slot] = hash;
-        Lookup::Hit(Hit { promote, ..hit })
+        Lookup::Hit(cached.hit(promote))
     }
 
     /// Keeps this thread's own copy of a token [`get`](Self::get) asked to
