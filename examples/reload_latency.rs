@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_rollover::watch::{Layout, WatchOptions};
-use jwt_rollover::{KeyRing, KeySet, Metrics};
+use jwt_rollover::{KeyFile, KeyRing, Metrics};
 use serde_json::json;
 
 const SWAPS: usize = 100;
@@ -134,8 +134,9 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut volume = SecretVolume::create(&dir.0, &[("jwks.json", &jwks(1))])?;
     let path = dir.0.join("jwks.json");
     let registry = prometheus::Registry::new();
-    let ring = KeyRing::builder(KeySet::load(&path)?, Metrics::new(&registry)?)
-        .with_source(&path)
+    let file = KeyFile::jwks(&path);
+    let ring = KeyRing::builder(file.load()?, Metrics::new(&registry)?)
+        .with_source(file)
         .build();
     let options = WatchOptions::default();
     let watcher = ring.watch(options.clone())?;

@@ -30,6 +30,7 @@
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
@@ -44,14 +45,15 @@ use jsonwebtoken::{EncodingKey, Header};
 use jwt_rollover::admin::{AdminAuth, admin_router};
 use jwt_rollover::watch::WatchOptions;
 use jwt_rollover::{
-    Algorithm, JwtLayer, KeyRing, KeySet, Metrics, RetirePolicy, Slot, TokenCacheConfig, Verified,
+    Algorithm, JwtLayer, KeyFile, KeyFormat, KeyRing, KeySet, Metrics, RetirePolicy, Slot,
+    TokenCacheConfig, Verified,
 };
 use prometheus::{Encoder, Registry, TextEncoder};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-/// Flags, as listed in DESIGN.md section 8.
+/// Flags: names and defaults are a stable interface (scripts and tests use them).
 #[derive(Debug, Parser)]
 #[command(about = "jwt-rollover example server")]
 struct Args {
@@ -61,9 +63,13 @@ struct Args {
     /// Address of the admin listener (`/metrics`, `/admin/...`).
     #[arg(long, default_value = "127.0.0.1:9100")]
     admin_listen: SocketAddr,
-    /// Key file: a JWKS document or a raw HS256 secret.
+    /// Key file, in the format `--key-format` names.
     #[arg(long, default_value = "examples/keys/jwks.json")]
     keys: PathBuf,
+    /// Format of the key file: `jwks` (a JWKS document) or `secret` (the
+    /// whole file is one raw HS256 secret). Never guessed from the content.
+    #[arg(long, default_value = "jwks")]
+    key_format: KeyFormat,
     /// Bearer token for the admin routes; a random one is printed when unset.
     #[arg(long, env = "JWT_ROLLOVER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -92,24 +98,39 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         // Colour codes only for a terminal, never in collected logs.
         .with_ansi(std::io::stderr().is_terminal())
         .with_max_level(tracing::Level::INFO)
         .init();
-    let args = Args::parse();
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        // A sentence naming the flag, never `Debug` output.
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
-    let keys = KeySet::load(&args.keys)
-        .map_err(|err| format!("cannot load keys from {}: {err}", args.keys.display()))?;
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let key_file = KeyFile::new(&args.keys, args.key_format);
+    let keys = key_file.load().map_err(|err| {
+        format!(
+            "--keys {} (--key-format {}): {err}",
+            args.keys.display(),
+            args.key_format
+        )
+    })?;
     let registry = Registry::new();
     let policy = RetirePolicy::default()
         .with_min_age(args.min_age)
         .with_quiet(args.quiet);
     let ring = KeyRing::builder(keys, Metrics::new(&registry)?)
         .with_policy(policy)
-        .with_source(&args.keys)
+        .with_source(key_file)
         .build();
     let _auto_retire = ring.spawn_auto_retire();
     let _watcher = ring.watch(WatchOptions::default().with_poll_interval(args.poll))?;
@@ -125,9 +146,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(audience) = &args.audience {
         layer = layer.with_audiences([audience.clone()]);
     }
+    // `route_layer`: the layer guards the routes, not the fallback, so an
+    // unknown path is a plain 404 and scanners do not count as rejections.
     let app = Router::new()
         .route("/whoami", get(whoami))
-        .layer(layer)
+        .route_layer(layer)
         .route("/healthz", get(|| async { "ok\n" }));
     let admin_token_was_generated = args.admin_token.is_none();
     let admin_token = args
@@ -139,11 +162,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_state(registry)
         .nest(
             "/admin",
-            admin_router(ring.clone(), AdminAuth::bearer(&admin_token)?),
+            admin_router(
+                ring.clone(),
+                AdminAuth::bearer(&admin_token).map_err(|err| format!("--admin-token: {err}"))?,
+            ),
         );
 
-    let public_listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let admin_listener = tokio::net::TcpListener::bind(args.admin_listen).await?;
+    let public_listener = bind("--listen", args.listen).await?;
+    let admin_listener = bind("--admin-listen", args.admin_listen).await?;
 
     print_banner(&args, &ring, &admin_token, admin_token_was_generated);
 
@@ -178,6 +204,13 @@ async fn whoami(token: Verified<Box<RawValue>>) -> impl IntoResponse {
         slot: token.key.slot,
     })
     .into_response()
+}
+
+/// Binds `address`, or says which flag named an address that cannot be used.
+async fn bind(flag: &str, address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|err| format!("{flag} {address}: {err}"))
 }
 
 async fn metrics(State(registry): State<Registry>) -> impl IntoResponse {
@@ -251,7 +284,7 @@ fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_
     );
     println!();
 
-    let signers = demo_signers(&args.keys);
+    let signers = demo_signers(&args.keys, args.key_format);
     if signers.is_empty() {
         println!("The key file has no HMAC secret, so no demo token can be minted here.");
         println!("Sign a token with your own private key and try:");
@@ -301,11 +334,14 @@ fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_
 
 /// The HMAC secrets in the key file, by kid, so the banner can mint tokens.
 /// Demo convenience only: a real verifier never needs to sign.
-fn demo_signers(path: &Path) -> Vec<(String, Vec<u8>, Algorithm)> {
+fn demo_signers(path: &Path, format: KeyFormat) -> Vec<(String, Vec<u8>, Algorithm)> {
     let Ok(bytes) = std::fs::read(path) else {
         return Vec::new();
     };
-    if let Ok(document) = serde_json::from_slice::<Value>(&bytes) {
+    if format == KeyFormat::Jwks {
+        let Ok(document) = serde_json::from_slice::<Value>(&bytes) else {
+            return Vec::new();
+        };
         let keys = document["keys"].as_array().cloned().unwrap_or_default();
         return keys
             .iter()
@@ -319,7 +355,7 @@ fn demo_signers(path: &Path) -> Vec<(String, Vec<u8>, Algorithm)> {
             .collect();
     }
     // A raw secret file: the crate computed its kid; mint with the same bytes.
-    match KeySet::parse(&bytes) {
+    match KeySet::parse(&bytes, format) {
         Ok(keys) => {
             let secret = bytes
                 .strip_suffix(b"\r\n")

@@ -63,6 +63,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::crypto;
+use crate::layer::bearer_credential;
 use crate::metrics::RetireTrigger;
 use crate::ring::{KeyRing, RetireError};
 use crate::source::ReloadError;
@@ -122,13 +123,7 @@ impl AdminAuth {
         let (Some(value), None) = (values.next(), values.next()) else {
             return false;
         };
-        // The scheme is case-insensitive (RFC 7235 section 2.1).
-        let value = value.as_bytes();
-        let Some(token) = value
-            .get(..7)
-            .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
-            .map(|_| &value[7..])
-        else {
+        let Some(token) = bearer_credential(value.as_bytes()) else {
             return false;
         };
         crypto::sha256(token).is_ok_and(|digest| bool::from(digest.ct_eq(expected)))

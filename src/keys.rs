@@ -26,8 +26,20 @@
 //! `kubectl create secret generic jwt --from-literal=secret=...` work. Its
 //! `kid` is the first 16 characters of its RFC 7638 thumbprint.
 //!
-//! [`KeySet::parse`] tells the two apart: content whose first non-blank byte
-//! is `{` is JWKS, anything else a raw secret.
+//! The format is **configured, never guessed** ([`KeyFormat`], JWKS by
+//! default): content that is not valid for the configured format is refused
+//! whole, with a message that names what it looks like ("a PEM public key",
+//! "a JSON array", "a UTF-8 byte order mark"). A raw secret is refused too
+//! when it is printable text shaped like a public key or a document, since
+//! no secret generator writes one like that:
+//!
+//! - PEM armour (`-----BEGIN`), a byte order mark, or text starting with
+//!   `{`, `[`, `<` or `---` (JSON, XML/HTML, YAML);
+//! - text of several lines, unless every line is base64 (as
+//!   `openssl rand -base64 64` writes).
+//!
+//! Key files are read by [`KeyFile`]: regular files only, size- and
+//! time-bounded.
 //!
 //! ```
 //! use jwt_rollover::KeySet;
@@ -46,7 +58,7 @@
 //! ```
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -57,6 +69,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::crypto::{self, Material, PreparedKey};
+
+mod file;
+mod sniff;
+
+pub use file::{DEFAULT_READ_TIMEOUT, KeyFile, KeyFormat};
 
 /// Largest key file we read. Real JWKS files with two RSA-4096 keys are
 /// about 2 KiB; anything near this bound is not a key file.
@@ -70,6 +87,7 @@ pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 pub const MIN_RSA_BITS: usize = 2048;
 
 const MAX_KID_BYTES: usize = 256;
+const JWKS_SHAPE: &str = r#"a JWKS document, {"keys": [current, previous]}"#;
 const RAW_SECRET_KID_CHARS: usize = 16;
 
 /// JWKS members are base64url; some tools pad them anyway, which is harmless.
@@ -93,6 +111,33 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
+    /// The path names a FIFO, a device, a socket or a directory.
+    #[error(
+        "cannot read key file {path}: it is {kind}; only a regular file (or a symlink to one) is read"
+    )]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, for example `a FIFO`.
+        kind: &'static str,
+    },
+    /// The read did not return within the read timeout (a hanging mount).
+    #[error("cannot read key file {path}: no answer within {timeout:?}")]
+    ReadTimeout {
+        /// The path.
+        path: PathBuf,
+        /// The timeout that passed.
+        timeout: std::time::Duration,
+    },
+    /// An earlier read of the file has still not returned, so no new one
+    /// is started.
+    #[error("cannot read key file {path}: an earlier read has not returned for {seconds}s")]
+    ReadStuck {
+        /// The path.
+        path: PathBuf,
+        /// How long the earlier read has been waiting.
+        seconds: u64,
+    },
     /// The key file is larger than [`MAX_KEY_FILE_BYTES`].
     #[error("key file is {size} bytes; at most {max} are accepted")]
     TooLarge {
@@ -107,6 +152,10 @@ pub enum KeyError {
     /// The JWKS document is not valid JSON or not of the form `{"keys": [...]}`.
     #[error("not a JWKS document: {0}")]
     NotJwks(String),
+    /// Raw-secret content that is shaped like a key or a document, not
+    /// like a secret.
+    #[error("not a raw secret: this looks like {0}; a secret file holds only the secret's bytes")]
+    NotSecret(&'static str),
     /// The JWKS `keys` array is empty.
     #[error("JWKS has no keys; it needs a current key and optionally a previous one")]
     NoKeys,
@@ -327,32 +376,17 @@ impl KeySet {
         }
     }
 
-    /// Reads a key file, JWKS or raw secret (see [`KeySet::parse`]).
-    ///
-    /// # Errors
-    ///
-    /// When the file cannot be read or its content is refused.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, KeyError> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| KeyError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&bytes)
-    }
-
-    /// Parses a key file's content: JWKS when its first non-blank byte is
-    /// `{`, otherwise a raw HS256 secret; blank content is [`KeyError::Empty`].
+    /// Parses a key file's content in the configured `format`. Nothing is
+    /// guessed: JWKS content given as [`KeyFormat::Secret`] is refused, and
+    /// so is anything but a JWKS document given as [`KeyFormat::Jwks`].
     ///
     /// # Errors
     ///
     /// See [`KeySet::from_jwks`] and [`KeySet::from_secret`].
-    pub fn parse(bytes: &[u8]) -> Result<Self, KeyError> {
-        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => Self::from_jwks(bytes),
-            // Blank content is an empty file, whatever the format was meant to be.
-            None => Err(KeyError::Empty),
-            Some(_) => Self::from_secret(bytes),
+    pub fn parse(bytes: &[u8], format: KeyFormat) -> Result<Self, KeyError> {
+        match format {
+            KeyFormat::Jwks => Self::from_jwks(bytes),
+            KeyFormat::Secret => Self::from_secret(bytes),
         }
     }
 
@@ -368,18 +402,24 @@ impl KeySet {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(KeyError::Empty);
         }
+        if let Some(looks_like) = sniff::not_json_text(bytes) {
+            return Err(KeyError::NotJwks(format!(
+                "this looks like {looks_like}; expected {JWKS_SHAPE}"
+            )));
+        }
         let document: Value = serde_json::from_slice(bytes).map_err(|err| {
             // serde_json messages can quote input; give only the position.
             KeyError::NotJwks(format!(
-                "invalid JSON at line {}, column {}",
+                "invalid JSON at line {}, column {}; expected {JWKS_SHAPE}",
                 err.line(),
                 err.column()
             ))
         })?;
         let Some(entries) = document.get("keys").and_then(Value::as_array) else {
-            return Err(KeyError::NotJwks(
-                r#"expected an object with a "keys" array"#.to_owned(),
-            ));
+            return Err(KeyError::NotJwks(format!(
+                "this looks like {}; expected {JWKS_SHAPE}",
+                sniff::json_shape(&document)
+            )));
         };
         match entries.len() {
             0 => return Err(KeyError::NoKeys),
@@ -418,6 +458,9 @@ impl KeySet {
             .unwrap_or(bytes);
         if secret.is_empty() {
             return Err(KeyError::Empty);
+        }
+        if let Some(looks_like) = sniff::not_a_secret(secret) {
+            return Err(KeyError::NotSecret(looks_like));
         }
         let label = || KeyLabel {
             position: 1,
@@ -643,8 +686,13 @@ fn parse_jwk(entry: &Value) -> Result<Key, String> {
                     "RSA modulus is {bits} bits; at least {MIN_RSA_BITS} are required"
                 ));
             }
-            if significant_bits(&e) < 2 || e.len() > 8 {
-                return Err("RSA exponent \"e\" is not a usable public exponent".to_owned());
+            // RFC 8017 section 3.1: an odd e of at least 3. Even e (such
+            // as 2, Rabin's) is no RSA key; huge e is no public exponent.
+            if significant_bits(&e) < 2 || e.len() > 8 || e.last().is_some_and(|b| b % 2 == 0) {
+                return Err(
+                    "RSA exponent \"e\" must be odd and at least 3 (RFC 8017 section 3.1)"
+                        .to_owned(),
+                );
             }
             (alg, KeyMaterial::Rsa { n, e })
         }

@@ -80,7 +80,7 @@ pub mod watch;
 pub use cache::TokenCacheConfig;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use jsonwebtoken::Algorithm;
-pub use keys::{Key, KeyError, KeySet};
+pub use keys::{Key, KeyError, KeyFile, KeyFormat, KeySet};
 pub use layer::{JwtLayer, TokenSource};
 pub use metrics::{Metrics, RetireTrigger};
 pub use rejection::{Rejection, RejectionReason};

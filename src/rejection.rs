@@ -26,7 +26,11 @@ use http::{HeaderValue, Response, StatusCode, header};
 pub enum RejectionReason {
     /// No token where the layer looks for one (or a non-Bearer scheme).
     Missing,
-    /// Not a well-formed JWS compact token, or a request with several tokens.
+    /// Not a well-formed JWT: not a JWS compact token (three base64url
+    /// parts, a JSON object header), a payload that is not a JSON object of
+    /// claims with unique registered claims (RFC 7519 section 7.2 asks for
+    /// one, so this holds even behind a valid signature), or a request
+    /// with several tokens.
     Malformed,
     /// Longer than the configured limit; refused before any decoding.
     TooLarge,
@@ -38,7 +42,9 @@ pub enum RejectionReason {
     RetiredKey,
     /// No key's signature check passed.
     BadSignature,
-    /// The header's `alg` is not the algorithm its key is pinned to (or is `none`).
+    /// The header's `alg` is not the algorithm its key is pinned to, or
+    /// is `none` in any case, whatever the signature part holds: the
+    /// algorithm-confusion class operators alert on.
     WrongAlg,
     /// `exp` (plus leeway) is in the past.
     Expired,

@@ -22,7 +22,6 @@
 //! ```
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -32,11 +31,11 @@ use serde::Serialize;
 use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::header_memo::HeaderMemo;
-use crate::keys::{Key, KeySet};
+use crate::keys::{Key, KeyFile, KeySet};
 use crate::metrics::{Metrics, PreviousGaugeValues, PreviousUsageReader, RetireTrigger};
 use crate::retire::{self, Eligibility, PreviousFacts, RetirePolicy};
 use crate::sharded::HotCounter;
-use crate::source::SourceState;
+use crate::source::Source;
 use crate::status::{KeyRingStatus, KeyStatus, PolicyStatus, PreviousStatus};
 use crate::tracker::{LiveTokens, Tracker};
 use crate::transition::{self, Plan, RingKeys};
@@ -220,7 +219,7 @@ struct Shared {
     clock: Arc<dyn Clock>,
     policy: RetirePolicy,
     /// The key file and its reload history, when the ring has one.
-    source: Option<Mutex<SourceState>>,
+    source: Option<Source>,
 }
 
 /// Builds a [`KeyRing`] with a clock or a retirement policy other than the
@@ -243,7 +242,7 @@ pub struct KeyRingBuilder {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     policy: RetirePolicy,
-    source: Option<PathBuf>,
+    source: Option<KeyFile>,
 }
 
 impl KeyRingBuilder {
@@ -260,10 +259,12 @@ impl KeyRingBuilder {
     }
 
     /// The keys came from this file: [`KeyRing::reload`] and
-    /// [`KeyRing::watch`] re-read it and apply the changes by the
-    /// [transition rules](crate::source).
-    pub fn with_source(mut self, path: impl Into<PathBuf>) -> Self {
-        self.source = Some(path.into());
+    /// [`KeyRing::watch`] re-read it, in its configured format, and apply
+    /// the changes by the [transition rules](crate::source). A bare path is
+    /// a JWKS file; name a raw secret file with
+    /// [`KeyFile::secret`](crate::keys::KeyFile::secret).
+    pub fn with_source(mut self, file: impl Into<KeyFile>) -> Self {
+        self.source = Some(file.into());
         self
     }
 
@@ -290,7 +291,7 @@ impl KeyRingBuilder {
             metrics: self.metrics,
             clock: self.clock,
             policy: self.policy,
-            source: self.source.map(|path| Mutex::new(SourceState::new(path))),
+            source: self.source.map(Source::new),
         });
         let reader: Weak<dyn PreviousUsageReader> = Arc::downgrade(&shared) as Weak<Shared>;
         shared.metrics.read_previous_from(reader);
@@ -600,7 +601,7 @@ impl KeyRing {
         usage.tracker().record(signature.as_bytes(), live_until);
     }
 
-    pub(crate) fn source(&self) -> Option<&Mutex<SourceState>> {
+    pub(crate) fn source(&self) -> Option<&Source> {
         self.shared.source.as_ref()
     }
 

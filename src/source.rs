@@ -17,13 +17,13 @@
 //! The status reports the path, the last attempt and success, the last
 //! error and a short content hash (the first 16 hex digits of SHA-256).
 
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 
 use crate::crypto;
-use crate::keys::{KeyError, KeySet, MAX_KEY_FILE_BYTES};
+use crate::keys::{KeyError, KeyFile, KeySet};
 use crate::ring::KeyRing;
 use crate::transition;
 
@@ -92,13 +92,36 @@ pub struct SourceStatus {
     pub last_error: Option<String>,
     /// First 16 hex digits of the SHA-256 of the content last read.
     pub content_hash: Option<String>,
+    /// The configured format, `jwks` or `secret`.
+    pub format: &'static str,
+    /// A read of the file that has not returned yet (a hanging mount):
+    /// reloads fail fast until it does.
+    pub read_in_progress: Option<ReadInProgress>,
 }
 
-/// The mutable side of a ring's key file. Its mutex also serializes
-/// reloads, so a watcher and an admin call never interleave.
+/// A key file read that has not returned.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadInProgress {
+    /// Unix second it started.
+    pub since: u64,
+    /// How long it has been waiting.
+    pub seconds: u64,
+}
+
+/// A ring's key file, its reload history, and the lock that serializes
+/// reloads. The status only ever takes `state`, briefly, and never while
+/// the file is read: a read that hangs cannot stall the admin API.
 #[derive(Debug)]
-pub(crate) struct SourceState {
-    path: PathBuf,
+pub(crate) struct Source {
+    file: KeyFile,
+    /// Held for a whole reload, so a watcher and an admin call never
+    /// interleave.
+    reloads: Mutex<()>,
+    state: Mutex<SourceState>,
+}
+
+#[derive(Debug, Default)]
+struct SourceState {
     last_reload: Option<u64>,
     last_success: Option<u64>,
     last_result: Option<ReloadResult>,
@@ -106,47 +129,40 @@ pub(crate) struct SourceState {
     content_hash: Option<String>,
 }
 
-impl SourceState {
-    pub(crate) fn new(path: PathBuf) -> Self {
+impl Source {
+    pub(crate) fn new(file: KeyFile) -> Self {
         Self {
-            path,
-            last_reload: None,
-            last_success: None,
-            last_result: None,
-            last_error: None,
-            content_hash: None,
+            file,
+            reloads: Mutex::new(()),
+            state: Mutex::new(SourceState::default()),
         }
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
-    pub(crate) fn status(&self) -> SourceStatus {
+    fn state(&self) -> MutexGuard<'_, SourceState> {
+        // Every field is written whole, so a poisoned lock is safe to reuse.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn status(&self, now: u64) -> SourceStatus {
+        let state = self.state();
         SourceStatus {
-            path: self.path.display().to_string(),
-            last_reload: self.last_reload,
-            last_success: self.last_success,
-            last_result: self.last_result,
-            last_error: self.last_error.clone(),
-            content_hash: self.content_hash.clone(),
+            path: self.file.path().display().to_string(),
+            format: self.file.format().as_str(),
+            last_reload: state.last_reload,
+            last_success: state.last_success,
+            last_result: state.last_result,
+            last_error: state.last_error.clone(),
+            content_hash: state.content_hash.clone(),
+            read_in_progress: self.file.reading_since().map(|since| ReadInProgress {
+                since,
+                seconds: now.saturating_sub(since),
+            }),
         }
     }
-}
-
-/// Reads at most one byte more than a key file may have, so that a huge
-/// file is refused without reading it all.
-fn read_bounded(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_KEY_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    Ok(bytes)
 }
 
 fn content_hash(bytes: &[u8]) -> Option<String> {
@@ -173,31 +189,34 @@ impl KeyRing {
     /// [`ReloadError::Invalid`] when the content is refused (the ring is unchanged).
     pub fn reload(&self) -> Result<ReloadOutcome, ReloadError> {
         let source = self.source().ok_or(ReloadError::NoSource)?;
-        let mut state = source
+        let _one_at_a_time = source
+            .reloads
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         let now = self.now();
-        state.last_reload = Some(now);
-        let metrics = self.metrics();
-
-        let outcome = read_bounded(&state.path).and_then(|bytes| {
+        source.state().last_reload = Some(now);
+        // No lock the status needs is held across the read.
+        let read = source.file.read(now);
+        let mut state = source.state();
+        let outcome = read.and_then(|bytes| {
             let hash = content_hash(&bytes);
             let same_content = hash.is_some() && hash == state.content_hash;
             state.content_hash = hash;
             if same_content && state.last_error.is_none() {
                 return Ok(None);
             }
-            KeySet::parse(&bytes).map(Some)
+            KeySet::parse(&bytes, source.file.format()).map(Some)
         });
         let result = match outcome {
             Ok(None) => Ok(ReloadOutcome::Unchanged),
             Ok(Some(keys)) => Ok(self.apply_file_keys(keys)),
             Err(err) => Err(err),
         };
+        let path = source.path().display();
         match &result {
             Ok(outcome) => {
                 if state.last_error.take().is_some() {
-                    tracing::info!(path = %state.path.display(), "key file is valid again");
+                    tracing::info!(%path, "key file is valid again");
                 }
                 let label = match outcome {
                     ReloadOutcome::Unchanged => ReloadResult::Unchanged,
@@ -207,16 +226,16 @@ impl KeyRing {
                     }
                 };
                 state.last_result = Some(label);
-                metrics.reloaded(label.as_str());
+                self.metrics().reloaded(label.as_str());
             }
             Err(err) => {
                 let message = err.to_string();
                 if state.last_error.as_deref() != Some(message.as_str()) {
-                    tracing::warn!(path = %state.path.display(), error = %message, "key file refused; the last good keys stay active");
+                    tracing::warn!(%path, error = %message, "key file refused; the last good keys stay active");
                 }
                 state.last_error = Some(message);
                 state.last_result = Some(ReloadResult::Error);
-                metrics.reloaded(ReloadResult::Error.as_str());
+                self.metrics().reloaded(ReloadResult::Error.as_str());
             }
         }
         result.map_err(ReloadError::Invalid)
@@ -241,10 +260,6 @@ impl KeyRing {
 
     /// The key file's status, when the ring has one.
     pub fn source_status(&self) -> Option<SourceStatus> {
-        let source = self.source()?;
-        let state = source
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Some(state.status())
+        Some(self.source()?.status(self.now()))
     }
 }

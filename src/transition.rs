@@ -1,7 +1,7 @@
 //! What a changed key file does to the ring: a pure function from the ring's
 //! keys, the file's last good keys and its new keys to the next ring.
 //!
-//! Let N be the new file's keys, in order (DESIGN.md section 3):
+//! Let N be the new file's keys, in order:
 //!
 //! | situation | current | previous |
 //! |---|---|---|

@@ -4,8 +4,10 @@
 //! The order of checks is chosen so that a token the header already rules
 //! out never reaches crypto:
 //!
-//! 1. size, three non-empty parts;
-//! 2. header: base64url, JSON object, `alg` and `kid` strings, no `crit`;
+//! 1. size, three parts, header and payload non-empty;
+//! 2. header: base64url, JSON object, `alg` and `kid` strings; `alg: none`
+//!    (any case) is `wrong_alg` even with an empty signature part; then a
+//!    non-empty signature part and no `crit`;
 //!    a header already read in this ring snapshot (same text, from a token
 //!    whose signature matched) is not read again ([`header_memo`]);
 //! 3. key choice: `kid` known (one key), retired, or unknown; no `kid`: the
@@ -191,14 +193,19 @@ pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
         },
         None => read_header(header_b64, &mut header_stack, &mut header_heap)?,
     };
+    // Before any other check, and whatever the signature part holds (an
+    // unsecured JWS has an empty one): operators alert on `wrong_alg`.
+    if header.alg.eq_ignore_ascii_case("none") {
+        return Err(reject(Reason::WrongAlg, "alg none is never accepted"));
+    }
+    if signature_b64.is_empty() {
+        return Err(reject(Reason::Malformed, "a part of the token is empty"));
+    }
     if header.crit {
         return Err(reject(
             Reason::Malformed,
             "the header has a crit parameter; no extension is supported",
         ));
-    }
-    if header.alg == "none" {
-        return Err(reject(Reason::WrongAlg, "alg none is never accepted"));
     }
 
     let candidates = match choose_keys(snapshot, &header.alg, header.kid.as_deref(), rules) {
@@ -293,7 +300,9 @@ fn split(token: &str) -> Result<(&str, &str, &str), Rejection> {
         &token[first + 1..second],
         &token[second + 1..],
     );
-    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+    // An empty signature is refused once the header is read: `alg: none`
+    // must be `wrong_alg` however the token ends.
+    if header.is_empty() || payload.is_empty() {
         return Err(reject(Reason::Malformed, "a part of the token is empty"));
     }
     Ok((header, payload, signature))

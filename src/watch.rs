@@ -33,13 +33,15 @@
 //! (for example from a timer or a signal handler).
 //!
 //! ```no_run
-//! use jwt_rollover::{KeyRing, KeySet, Metrics};
+//! use jwt_rollover::{KeyRing, Metrics};
 //! use jwt_rollover::watch::WatchOptions;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let path = "/etc/jwt/jwks.json";
-//! let ring = KeyRing::builder(KeySet::load(path)?, Metrics::new(&prometheus::Registry::new())?)
-//!     .with_source(path)
+//! use jwt_rollover::keys::KeyFile;
+//!
+//! let file = KeyFile::jwks("/etc/jwt/jwks.json");
+//! let ring = KeyRing::builder(file.load()?, Metrics::new(&prometheus::Registry::new())?)
+//!     .with_source(file)
 //!     .build();
 //! let _watcher = ring.watch(WatchOptions::default())?; // stops when dropped
 //! # Ok(())
@@ -175,13 +177,7 @@ impl KeyRing {
     /// [`WatchError::NoRuntime`] outside a tokio runtime. A file watch that
     /// cannot be set up is not an error: it is logged, and polling goes on.
     pub fn watch(&self, options: WatchOptions) -> Result<KeyWatcher, WatchError> {
-        let path = self
-            .source()
-            .ok_or(WatchError::NoSource)?
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .path()
-            .to_owned();
+        let path = self.source().ok_or(WatchError::NoSource)?.path().to_owned();
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| WatchError::NoRuntime)?;
         let layout = Layout::detect(&path);
         let dir = parent_dir(&path);

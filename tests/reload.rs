@@ -25,7 +25,7 @@ use http::{Method, StatusCode};
 use jwt_rollover::admin::{AdminAuth, admin_router};
 use jwt_rollover::source::{ReloadResult, SourceStatus};
 use jwt_rollover::watch::{KeyWatcher, Layout, WatchError, WatchOptions};
-use jwt_rollover::{JwtLayer, KeyRing, KeySet, Metrics, ReloadError, ReloadOutcome};
+use jwt_rollover::{JwtLayer, KeyFile, KeyRing, KeySet, Metrics, ReloadError, ReloadOutcome};
 use prometheus::Registry;
 use serde_json::{Value, json};
 
@@ -383,16 +383,18 @@ struct Env {
 }
 
 impl Env {
-    /// A ring loaded from `path`, with `path` as its source.
-    fn load(path: &Path) -> Self {
-        Self::with_keys(path, KeySet::load(path).expect("initial key file is valid"))
+    /// A ring loaded from `file` (a bare path is JWKS), with it as its source.
+    fn load(file: impl Into<KeyFile>) -> Self {
+        let file = file.into();
+        let keys = file.load().expect("initial key file is valid");
+        Self::with_keys(file, keys)
     }
 
-    /// A ring holding `keys`, with `path` as its source.
-    fn with_keys(path: &Path, keys: KeySet) -> Self {
+    /// A ring holding `keys`, with `file` as its source.
+    fn with_keys(file: impl Into<KeyFile>, keys: KeySet) -> Self {
         let registry = Registry::new();
         let ring = KeyRing::builder(keys, Metrics::new(&registry).unwrap())
-            .with_source(path)
+            .with_source(file)
             .build();
         Self::from_ring(registry, ring)
     }
@@ -582,7 +584,7 @@ async fn kubelet_swaps_of_a_raw_secret_demote_the_old_current() {
     let dir = TempDir::new("secret-volume");
     let mut volume = SecretVolume::create(dir.path(), &[("secret", &raw(0))]);
     let path = volume.path("secret");
-    let env = Env::load(&path);
+    let env = Env::load(KeyFile::secret(&path));
     let watcher = env.watch(event_options()).await;
     assert_eq!(watcher.layout(), Layout::SecretVolume);
     assert_eq!(env.kids(), (raw_kid(0), None));
@@ -819,7 +821,7 @@ async fn bad_content_is_refused_whole_by_reload() {
         } else {
             // One raw secret, then a second: the ring holds two keys too.
             std::fs::write(&path, raw(0)).unwrap();
-            let env = Env::load(&path);
+            let env = Env::load(KeyFile::secret(&path));
             rename_over(&path, &good(1));
             assert!(matches!(
                 env.ring.reload(),

@@ -218,6 +218,12 @@ fn from_jwks_accepts_every_supported_key() {
             None,
         ),
         (
+            "RSA exponent 3, the smallest odd one",
+            vec![with(rsa("e3", "RS256", RSA_2048_N), "e", json!("Aw"))],
+            ("e3", Algorithm::RS256),
+            None,
+        ),
+        (
             "padded n and e",
             vec![
                 json!({"kty": "RSA", "kid": "pad", "alg": "RS256", "n": padded(RSA_2048_N), "e": "AQAB"}),
@@ -324,6 +330,7 @@ enum Refused {
     TooManyKeys(usize),
     NoKeys,
     NotJwks(&'static str),
+    NotSecret(&'static str),
     Empty,
     TooLarge(usize),
 }
@@ -362,6 +369,16 @@ fn assert_refused(name: &str, err: &KeyError, expected: &Refused) {
         (Refused::NotJwks(problem), KeyError::NotJwks(got)) => {
             assert!(got.contains(problem), "{name}: {got:?} lacks {problem:?}");
             assert!(message.starts_with("not a JWKS document: "), "{name}");
+        }
+        (Refused::NotSecret(looks_like), KeyError::NotSecret(got)) => {
+            assert!(
+                got.contains(looks_like),
+                "{name}: {got:?} lacks {looks_like:?}"
+            );
+            assert!(
+                message.starts_with("not a raw secret: this looks like "),
+                "{name}"
+            );
         }
         (Refused::Empty, KeyError::Empty) => {
             assert_eq!(message, "key file is empty", "{name}");
@@ -420,6 +437,22 @@ fn from_jwks_refusals_name_the_key_and_the_problem() {
             Refused::Key {
                 label: r#"key #1 (kid "e1")"#,
                 problem: "RSA exponent",
+            },
+        ),
+        (
+            "RSA exponent 2 (even; RFC 8017 wants odd)",
+            jwks(&[with(rsa("e2", "RS256", RSA_2048_N), "e", json!("Ag"))]),
+            Refused::Key {
+                label: r#"key #1 (kid "e2")"#,
+                problem: "must be odd and at least 3",
+            },
+        ),
+        (
+            "RSA exponent 65536 (even)",
+            jwks(&[with(rsa("e65536", "PS256", RSA_2048_N), "e", json!("AQAA"))]),
+            Refused::Key {
+                label: r#"key #1 (kid "e65536")"#,
+                problem: "must be odd and at least 3",
             },
         ),
         (
@@ -666,17 +699,17 @@ fn from_jwks_refusals_name_the_key_and_the_problem() {
         (
             "JSON without keys",
             serde_json::to_vec(&oct("k", "HS256", SECRET_32)).unwrap(),
-            Refused::NotJwks(r#"expected an object with a "keys" array"#),
+            Refused::NotJwks("a single JWK"),
         ),
         (
             "keys is not an array",
             serde_json::to_vec(&json!({"keys": oct("k", "HS256", SECRET_32)})).unwrap(),
-            Refused::NotJwks(r#"expected an object with a "keys" array"#),
+            Refused::NotJwks(r#"a JSON object whose "keys" is not an array"#),
         ),
         (
             "a bare array of keys",
             serde_json::to_vec(&json!([oct("k", "HS256", SECRET_32)])).unwrap(),
-            Refused::NotJwks(r#"expected an object with a "keys" array"#),
+            Refused::NotJwks("a JSON array"),
         ),
         ("empty file", Vec::new(), Refused::Empty),
         ("blank file", b" \r\n\t\n".to_vec(), Refused::Empty),
@@ -781,9 +814,12 @@ fn from_secret_trims_exactly_one_trailing_newline() {
             secret == SECRET_32,
             "{name}: kid equality with the bare secret"
         );
-        // parse() takes the same content as a raw secret too.
+        // parse() in the secret format is from_secret.
         assert_eq!(
-            KeySet::parse(&content).unwrap().current().kid(),
+            KeySet::parse(&content, KeyFormat::Secret)
+                .unwrap()
+                .current()
+                .kid(),
             expected,
             "{name}: parse"
         );
@@ -836,7 +872,7 @@ fn from_secret_refusals() {
             Ok(set) => panic!("{name}: accepted as {set:?}"),
             Err(err) => assert_refused(name, &err, &expected),
         }
-        match KeySet::parse(&content) {
+        match KeySet::parse(&content, KeyFormat::Secret) {
             Ok(set) => panic!("{name}: parse accepted it as {set:?}"),
             Err(err) => assert_refused(&format!("{name} (parse)"), &err, &expected),
         }
@@ -850,56 +886,165 @@ fn from_secret_accepts_a_secret_of_exactly_max_key_file_bytes() {
     assert_eq!(set.current().kid(), raw_secret_kid(&content));
 }
 
+/// A public key in PEM form, as `openssl rsa -pubout` writes it.
+const PEM_PUBLIC_KEY: &[u8] = b"-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo
+4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u
+-----END PUBLIC KEY-----
+";
+
+/// The shape of `/etc/passwd`: what a wrong `--keys` path or symlink gives.
+const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+bin:x:2:2:bin:/bin:/usr/sbin/nologin
+";
+
+/// Regression: the format was once guessed from the first byte, so each of
+/// these loaded as an HS256 secret, and anyone who could read the (public)
+/// file could forge tokens. Now each is refused whole in the JWKS format,
+/// with a message that names what it looks like.
 #[test]
-fn parse_tells_jwks_from_raw_secret_by_the_first_non_blank_byte() {
+fn jwks_format_refuses_everything_but_a_jwks_document() {
     let jwks_doc = jwks(&[oct("from-jwks", "HS512", SECRET_64)]);
-    let cases: Vec<(&str, Vec<u8>, Result<&str, Refused>)> = vec![
-        ("JWKS", jwks_doc.clone(), Ok("from-jwks")),
+    let array =
+        serde_json::to_vec(&json!([{"kty": "oct", "alg": "HS256", "k": b64(SECRET_32)}])).unwrap();
+    let single_jwk =
+        serde_json::to_vec(&json!({"kty": "oct", "alg": "HS256", "k": b64(SECRET_32)})).unwrap();
+    let cases: Vec<(&str, Vec<u8>, Refused)> = vec![
         (
-            "JWKS after blanks",
-            [b" \r\n\t".as_slice(), &jwks_doc].concat(),
-            Ok("from-jwks"),
+            "a PEM public key",
+            PEM_PUBLIC_KEY.to_vec(),
+            Refused::NotJwks("a PEM public key"),
         ),
         (
-            "JWKS with a trailing newline",
-            [jwks_doc.as_slice(), b"\n"].concat(),
-            Ok("from-jwks"),
+            "a JWKS behind a UTF-8 BOM",
+            [b"\xEF\xBB\xBF".as_slice(), &jwks_doc].concat(),
+            Refused::NotJwks("UTF-8 byte order mark"),
         ),
         (
-            "a secret containing a brace later is a raw secret",
-            b"s{SECRET-32-must-never-leak-0000}".to_vec(),
-            Ok("raw"),
+            "a JWKS in UTF-16",
+            [b"\xFF\xFE".as_slice(), b"{\0}\0"].concat(),
+            Refused::NotJwks("UTF-16"),
         ),
         (
-            "content starting with a brace is JWKS, even if it is meant as a secret",
+            "a JSON array of JWKs",
+            array,
+            Refused::NotJwks("a JSON array"),
+        ),
+        ("a bare JWK", single_jwk, Refused::NotJwks("a single JWK")),
+        (
+            "/etc/passwd",
+            PASSWD.to_vec(),
+            Refused::NotJwks("text that is not JSON"),
+        ),
+        (
+            "YAML",
+            b"---\nkeys:\n  - kty: oct\n".to_vec(),
+            Refused::NotJwks("a YAML document"),
+        ),
+        (
+            "a raw secret",
+            SECRET_32.to_vec(),
+            Refused::NotJwks("text that is not JSON"),
+        ),
+        (
+            "binary",
+            vec![0x01, 0x9c, 0xff, 0x00, 0x42],
+            Refused::NotJwks("binary data"),
+        ),
+        (
+            "a brace that is not JSON",
             b"{SECRET-32-must-never-leak-00000}".to_vec(),
-            Err(Refused::NotJwks("invalid JSON")),
+            Refused::NotJwks("invalid JSON"),
         ),
         (
-            "blanks then a brace are JWKS",
-            b"\n {SECRET-32-must-never-leak-00000}".to_vec(),
-            Err(Refused::NotJwks("invalid JSON")),
-        ),
-        (
-            "a JSON array is not JWKS, so a raw secret",
-            serde_json::to_vec(&json!([b64(SECRET_32)])).unwrap(),
-            Ok("raw"),
+            "an object without keys",
+            br#"{"issuer": "x"}"#.to_vec(),
+            Refused::NotJwks("without a \"keys\" array"),
         ),
     ];
     for (name, content, expected) in cases {
-        let parsed = KeySet::parse(&content);
-        match (expected, parsed) {
-            (Ok("raw"), Ok(set)) => {
-                assert_eq!(set.current().kid(), raw_secret_kid(&content), "{name}");
-                assert_eq!(set.current().algorithm(), Algorithm::HS256, "{name}");
-            }
-            (Ok(kid), Ok(set)) => {
-                assert_eq!(set.current().kid(), kid, "{name}");
-                assert_eq!(set.current().algorithm(), Algorithm::HS512, "{name}");
-            }
-            (Err(refused), Err(err)) => assert_refused(name, &err, &refused),
-            (expected, got) => panic!("{name}: expected {expected:?}, got {got:?}"),
+        match KeySet::parse(&content, KeyFormat::Jwks) {
+            Ok(set) => panic!("{name}: accepted as {set:?}"),
+            Err(err) => assert_refused(name, &err, &expected),
         }
+    }
+    // Blanks around a JWKS are still JSON.
+    let padded = [b" \r\n\t".as_slice(), &jwks_doc, b"\n"].concat();
+    let set = KeySet::parse(&padded, KeyFormat::Jwks).unwrap();
+    assert_eq!(set.current().kid(), "from-jwks");
+}
+
+/// A raw secret file that is printable text shaped like a public key or a
+/// document is refused even in the secret format: no generator writes
+/// secrets like that, and a wrong path is the likelier story.
+#[test]
+fn secret_format_refuses_keys_and_documents() {
+    let jwks_doc = jwks(&[oct("from-jwks", "HS512", SECRET_64)]);
+    let cases: Vec<(&str, Vec<u8>, Refused)> = vec![
+        (
+            "a PEM public key",
+            PEM_PUBLIC_KEY.to_vec(),
+            Refused::NotSecret("a PEM public key"),
+        ),
+        (
+            "a PEM private key",
+            b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBYr\n-----END EC PRIVATE KEY-----\n"
+                .to_vec(),
+            Refused::NotSecret("a PEM private key"),
+        ),
+        (
+            "a JWKS document",
+            jwks_doc,
+            Refused::NotSecret("a JSON object"),
+        ),
+        (
+            "a JSON array",
+            serde_json::to_vec(&json!([b64(SECRET_32)])).unwrap(),
+            Refused::NotSecret("a JSON array"),
+        ),
+        (
+            "a secret behind a UTF-8 BOM",
+            [b"\xEF\xBB\xBF".as_slice(), SECRET_32].concat(),
+            Refused::NotSecret("byte order mark"),
+        ),
+        (
+            "/etc/passwd",
+            PASSWD.to_vec(),
+            Refused::NotSecret("several lines of text"),
+        ),
+        (
+            "YAML",
+            b"---\nsecret: SECRET-32-must-never-leak-000032\n".to_vec(),
+            Refused::NotSecret("a YAML document"),
+        ),
+        (
+            "HTML",
+            b"<html><body>SECRET-32-must-never-leak</body></html>".to_vec(),
+            Refused::NotSecret("XML or HTML"),
+        ),
+    ];
+    for (name, content, expected) in cases {
+        match KeySet::parse(&content, KeyFormat::Secret) {
+            Ok(set) => panic!("{name}: accepted as {set:?}"),
+            Err(err) => assert_refused(name, &err, &expected),
+        }
+    }
+    // What secret generators write still loads.
+    let accepted: Vec<(&str, Vec<u8>)> = vec![
+        ("one line of base64", b"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==\n".to_vec()),
+        (
+            "openssl rand -base64 64: two lines",
+            b"Xq3vN9k2mJ8pL5tR7wY1zA4cE6gH0iK2lM4nO6qS8uW0yB2dF4hJ6kL8mN0pR2tV\nXq3vN9k2mJ8pL5tR7wY1zA==\n".to_vec(),
+        ),
+        ("binary bytes", (0_u8..=255).rev().collect()),
+        ("a brace inside", b"s{SECRET-32-must-never-leak-0000}".to_vec()),
+        ("words with spaces", b"correct horse battery staple and more words".to_vec()),
+    ];
+    for (name, content) in accepted {
+        let set = KeySet::parse(&content, KeyFormat::Secret)
+            .unwrap_or_else(|err| panic!("{name}: refused: {err}"));
+        assert_eq!(set.current().algorithm(), Algorithm::HS256, "{name}");
     }
 }
 

@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use axum::{Json, Router, routing::get};
-//! use jwt_rollover::{JwtLayer, KeyRing, KeySet, Metrics, Verified};
+//! use jwt_rollover::{JwtLayer, KeyFile, KeyRing, Metrics, Verified};
 //! use serde::Deserialize;
 //! use std::time::Duration;
 //!
@@ -43,7 +43,7 @@
 //! # std::fs::create_dir_all(&dir)?;
 //! # let path = dir.join("secret");
 //! # std::fs::write(&path, "a-demo-secret-of-at-least-32-bytes\n")?;
-//! let keys = KeySet::load(&path)?; // a JWKS file or a raw secret
+//! let keys = KeyFile::secret(&path).load()?; // or KeyFile::jwks, the default format
 //! let ring = KeyRing::new(keys, Metrics::new(&registry)?);
 //!
 //! let app: Router = Router::new()
@@ -68,3 +68,4 @@ pub use future::ResponseFuture;
 pub use layer::JwtLayer;
 pub use service::JwtService;
 pub use token_source::TokenSource;
+pub(crate) use token_source::bearer_credential;

@@ -127,17 +127,28 @@ fn single_header<'h>(
 }
 
 /// `Bearer <token>`: the scheme is case-insensitive (RFC 7235), followed by
-/// exactly one space. Any other scheme counts as no token at all, as RFC
-/// 6750 section 3.1 asks.
+/// one or more spaces (RFC 6750's `"Bearer" 1*SP b64token`). Any other
+/// scheme counts as no token at all, as RFC 6750 section 3.1 asks.
 fn bearer(value: &str) -> Result<&str, Rejection> {
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(Rejection::new(
-            Reason::Missing,
-            "the request has no Bearer token",
-        ));
+    let token = bearer_credential(value.as_bytes()).ok_or(Rejection::new(
+        Reason::Missing,
+        "the request has no Bearer token",
+    ))?;
+    // The prefix cut was ASCII, so the rest is still valid UTF-8.
+    Ok(&value[value.len() - token.len()..])
+}
+
+/// The credential of an `Authorization: Bearer <credential>` value, or
+/// `None` for another scheme. The one Bearer parser of the crate: the
+/// layer and the admin API read the header alike.
+pub(crate) fn bearer_credential(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at_checked(b"bearer".len())?;
+    // "Bearer" alone has an empty credential; "Bearerx" is another scheme.
+    if !scheme.eq_ignore_ascii_case(b"bearer") || rest.first().is_some_and(|&b| b != b' ') {
+        return None;
     }
-    Ok(token)
+    let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+    Some(&rest[spaces..])
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str, max_bytes: usize) -> Result<&'h str, Rejection> {
@@ -232,10 +243,22 @@ mod tests {
                 Err(Reason::Malformed),
             ),
             (
-                "two spaces",
+                "two spaces (RFC 6750: 1*SP)",
                 &bearer,
                 &[("authorization", "Bearer  a.b.c")],
+                Ok("a.b.c"),
+            ),
+            (
+                "only spaces after the scheme",
+                &bearer,
+                &[("authorization", "Bearer   ")],
                 Err(Reason::Malformed),
+            ),
+            (
+                "scheme run into the token",
+                &bearer,
+                &[("authorization", "Bearera.b.c")],
+                Err(Reason::Missing),
             ),
             (
                 "trailing space",
