@@ -263,3 +263,82 @@ impl KeyRing {
         Some(self.source()?.status(self.now()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::{Condvar, Mutex};
+    use std::time::{Duration, Instant};
+
+    use crate::clock::ManualClock;
+    use crate::keys::{Key, KeyError, KeyFile, KeySet};
+    use crate::metrics::Metrics;
+    use crate::ring::KeyRing;
+
+    static GATE: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+    /// A key file on a mount that stops answering, until the gate opens.
+    fn hanging_read(_: &Path) -> Result<Vec<u8>, KeyError> {
+        let (open, opened) = &GATE;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = opened.wait(open).unwrap();
+        }
+        Err(KeyError::Empty)
+    }
+
+    /// Regression: a reload used to hold the lock the status takes while it
+    /// read the file, so a read that hung stalled `GET /admin/keys`.
+    #[test]
+    fn the_status_answers_while_a_reload_hangs_on_its_read() {
+        let key = Key::hmac(Some("a"), jsonwebtoken::Algorithm::HS256, &[b'a'; 32]).unwrap();
+        let clock = ManualClock::new(1_000);
+        let file = KeyFile::jwks("/mnt/stuck/jwks.json")
+            .with_read_timeout(Duration::from_secs(2))
+            .with_reader(hanging_read);
+        let ring = KeyRing::builder(
+            KeySet::single(key),
+            Metrics::new(&prometheus::Registry::new()).unwrap(),
+        )
+        .with_clock(clock.clone())
+        .with_source(file)
+        .build();
+
+        let reloading = std::thread::spawn({
+            let ring = ring.clone();
+            move || ring.reload()
+        });
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let in_progress = loop {
+            let started = Instant::now();
+            let status = ring.status();
+            assert!(
+                started.elapsed() < Duration::from_millis(100),
+                "status waited"
+            );
+            if let Some(read) = status.source.and_then(|source| source.read_in_progress) {
+                break read;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the read never showed as in progress"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(in_progress.since, 1_000);
+        clock.advance(7);
+        let status = ring.status().source.unwrap();
+        assert_eq!(status.read_in_progress.unwrap().seconds, 7);
+
+        let err = reloading.join().unwrap().unwrap_err();
+        assert!(err.to_string().contains("no answer within 2s"), "{err}");
+        assert_eq!(ring.current_kid(), "a", "the last good keys stay");
+        let status = ring.status().source.unwrap();
+        assert!(status.last_error.unwrap().contains("no answer within"));
+        assert!(status.read_in_progress.is_some(), "still hanging");
+
+        let (open, opened) = &GATE;
+        *open.lock().unwrap() = true;
+        opened.notify_all();
+    }
+}

@@ -727,11 +727,54 @@ fn bad_jwks_cases() -> Vec<BadCase> {
             reason: "cannot read key file",
             material: Vec::new(),
         },
+        // Each of these once loaded as an HS256 secret, demoting the real
+        // current key: the format was guessed from the first byte.
+        BadCase {
+            name: "a PEM public key",
+            content: Some(PEM_PUBLIC_KEY.to_vec()),
+            reason: "this looks like a PEM public key",
+            material: Vec::new(),
+        },
+        BadCase {
+            name: "a JWKS behind a UTF-8 BOM",
+            content: Some([b"\xEF\xBB\xBF".as_slice(), &jwks(&[94])].concat()),
+            reason: "byte order mark",
+            material: material_of(&[&secret(94)]),
+        },
+        BadCase {
+            name: "a JSON array of keys",
+            content: Some(
+                serde_json::to_vec(&json!([
+                    {"kty": "oct", "kid": "k0095", "alg": "HS256", "k": b64(&secret(95))}
+                ]))
+                .unwrap(),
+            ),
+            reason: "this looks like a JSON array",
+            material: material_of(&[&secret(95)]),
+        },
+        BadCase {
+            name: "/etc/passwd",
+            content: Some(PASSWD.to_vec()),
+            reason: "text that is not JSON",
+            material: Vec::new(),
+        },
     ]
 }
 
-/// Bad contents of a raw secret file (anything non-empty of 32 bytes or
-/// more is a valid secret, so there is no parse error here).
+/// A public key as `openssl rsa -pubout` writes it.
+const PEM_PUBLIC_KEY: &[u8] = b"-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo
+4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u
+-----END PUBLIC KEY-----
+";
+
+/// What a wrong key path (or a symlink to the wrong file) gives.
+const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+";
+
+/// Bad contents of a raw secret file: too short or empty, or printable
+/// text shaped like a key or a document.
 fn bad_raw_cases() -> Vec<BadCase> {
     let mut weak = WEAK_SECRET.to_vec();
     weak.push(b'\n');
@@ -758,6 +801,24 @@ fn bad_raw_cases() -> Vec<BadCase> {
             name: "raw: file missing",
             content: None,
             reason: "cannot read key file",
+            material: Vec::new(),
+        },
+        BadCase {
+            name: "raw: a PEM public key",
+            content: Some(PEM_PUBLIC_KEY.to_vec()),
+            reason: "not a raw secret: this looks like a PEM public key",
+            material: Vec::new(),
+        },
+        BadCase {
+            name: "raw: a JWKS document",
+            content: Some(jwks(&[96])),
+            reason: "not a raw secret: this looks like a JSON object",
+            material: material_of(&[&secret(96)]),
+        },
+        BadCase {
+            name: "raw: /etc/passwd",
+            content: Some(PASSWD.to_vec()),
+            reason: "several lines of text",
             material: Vec::new(),
         },
     ]
@@ -1080,7 +1141,7 @@ async fn an_unchanged_kubelet_swap_counts_unchanged() {
     let dir = TempDir::new("unchanged-volume");
     let content = jwks(&[1, 0]);
     let mut volume = SecretVolume::create(dir.path(), &[("jwks.json", &content)]);
-    let env = Env::load(&volume.path("jwks.json"));
+    let env = Env::load(volume.path("jwks.json"));
     let watcher = env.watch(event_options()).await;
     for _ in 0..3 {
         let unchanged = env.reloads("unchanged");
@@ -1102,7 +1163,7 @@ async fn an_unchanged_kubelet_swap_counts_unchanged() {
 async fn a_storm_of_50_swaps_settles_on_the_last_content() {
     let dir = TempDir::new("storm");
     let mut volume = SecretVolume::create(dir.path(), &[("jwks.json", &jwks(&[0]))]);
-    let env = Env::load(&volume.path("jwks.json"));
+    let env = Env::load(volume.path("jwks.json"));
     let watcher = env.watch(event_options()).await;
 
     let last = 50;
@@ -1289,7 +1350,7 @@ async fn wait_for_quiet(env: &Env, window: Duration) -> f64 {
 async fn dropping_the_watcher_stops_reloads() {
     let dir = TempDir::new("drop");
     let mut volume = SecretVolume::create(dir.path(), &[("jwks.json", &jwks(&[1, 0]))]);
-    let env = Env::load(&volume.path("jwks.json"));
+    let env = Env::load(volume.path("jwks.json"));
     let watcher = env.watch(event_options()).await;
     volume.swap(&[("jwks.json", &jwks(&[2, 1]))]);
     env.wait_for_keys(&kid(2), Some(&kid(1))).await;
@@ -1402,7 +1463,7 @@ async fn rotation_under_load_refuses_no_valid_token() {
     const CLIENTS: usize = 6;
     let dir = TempDir::new("load");
     let mut volume = SecretVolume::create(dir.path(), &[("jwks.json", &jwks(&[1, 0]))]);
-    let env = Arc::new(Env::load(&volume.path("jwks.json")));
+    let env = Arc::new(Env::load(volume.path("jwks.json")));
     let watcher = env.watch(event_options()).await;
     assert_eq!(watcher.layout(), Layout::SecretVolume);
 
@@ -1508,4 +1569,41 @@ async fn rotation_under_load_refuses_no_valid_token() {
     assert_eq!(env.rotations(), ROTATIONS as f64, "jwt_key_rotations_total");
     assert!(env.reloads("success") >= ROTATIONS as f64);
     drop(watcher);
+}
+
+/// Regression: reading a key path that was a FIFO blocked until a writer
+/// came, holding the lock the admin status takes, so two admin calls (the
+/// worker count on two cores) stalled every request. A FIFO is now
+/// refused by type, at once, and the last good keys stay.
+#[tokio::test]
+async fn a_fifo_at_the_key_path_is_refused_at_once_and_the_keys_stay() {
+    let dir = TempDir::new("fifo");
+    let path = dir.join("jwks.json");
+    std::fs::write(&path, jwks(&[1, 0])).unwrap();
+    let env = Env::load(&path);
+    std::fs::remove_file(&path).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+
+    let started = Instant::now();
+    let (status, body) = env.admin_reload().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused by type, not by a timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("it is a FIFO"), "{message}");
+    assert_eq!(env.kids(), (kid(1), Some(kid(0))), "last good keys kept");
+    env.assert_epoch_verifies(1).await;
+
+    let source = env.source();
+    assert!(source.last_error.unwrap().contains("it is a FIFO"));
+    assert!(source.read_in_progress.is_none(), "nothing left hanging");
+    assert_eq!(source.format, "jwks");
+    assert_eq!(env.reloads("error"), 1.0);
 }

@@ -92,6 +92,8 @@ pub struct KeyFile {
     /// Unix second a read started that has not returned yet; 0 for none.
     /// Shared by clones: the ring's reloads and its status see one value.
     reading_since: Arc<AtomicU64>,
+    /// [`read_regular_file`]; tests put a read that hangs in its place.
+    read_file: fn(&Path) -> Result<Vec<u8>, KeyError>,
 }
 
 impl KeyFile {
@@ -102,6 +104,7 @@ impl KeyFile {
             format,
             read_timeout: DEFAULT_READ_TIMEOUT,
             reading_since: Arc::new(AtomicU64::new(0)),
+            read_file: read_regular_file,
         }
     }
 
@@ -163,10 +166,11 @@ impl KeyFile {
         let (done, result) = std::sync::mpsc::sync_channel(1);
         let path = self.path.clone();
         let in_flight = Arc::clone(&self.reading_since);
+        let read_file = self.read_file;
         let spawned = std::thread::Builder::new()
             .name("jwt-key-file-read".to_owned())
             .spawn(move || {
-                let bytes = read_regular_file(&path);
+                let bytes = read_file(&path);
                 in_flight.store(0, Ordering::Release);
                 // The caller may have given up waiting; nothing to do then.
                 let _ = done.send(bytes);
@@ -189,6 +193,13 @@ impl KeyFile {
     /// Unix second a read started that has not returned yet.
     pub(crate) fn reading_since(&self) -> Option<u64> {
         Some(self.reading_since.load(Ordering::Acquire)).filter(|&since| since > 0)
+    }
+
+    /// Reads through `read_file` instead of the file system.
+    #[cfg(test)]
+    pub(crate) fn with_reader(mut self, read_file: fn(&Path) -> Result<Vec<u8>, KeyError>) -> Self {
+        self.read_file = read_file;
+        self
     }
 }
 
@@ -288,4 +299,143 @@ fn describe_file_type(file_type: std::fs::FileType) -> &'static str {
         }
     }
     "not a regular file"
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::sync::{Condvar, Mutex};
+    use std::time::Instant;
+
+    use super::*;
+
+    /// A temporary directory, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "jwt-rollover-file-{name}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const JWKS: &[u8] = br#"{"keys":[{"kty":"oct","kid":"a","alg":"HS256","k":"YS1zZWNyZXQtb2YtYXQtbGVhc3QtMzItYnl0ZXMtLS0"}]}"#;
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let dir = TempDir::new("types");
+        let file = dir.0.join("jwks.json");
+        std::fs::write(&file, JWKS).unwrap();
+        let link = dir.0.join("link.json");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert_eq!(KeyFile::jwks(&file).load().unwrap().current().kid(), "a");
+        assert_eq!(KeyFile::jwks(&link).load().unwrap().current().kid(), "a");
+
+        let fifo = dir.0.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let cases = [
+            (dir.0.clone(), "a directory"),
+            (fifo, "a FIFO"),
+            (PathBuf::from("/dev/null"), "a device"),
+        ];
+        for (path, kind) in cases {
+            let started = Instant::now();
+            let err = KeyFile::jwks(&path).load().unwrap_err();
+            assert!(
+                matches!(&err, KeyError::NotRegularFile { kind: got, .. } if *got == kind),
+                "{}: {err:?}",
+                path.display()
+            );
+            assert!(err.to_string().contains(&format!("it is {kind}")), "{err}");
+            // Refused by type, not by a timeout.
+            assert!(started.elapsed() < Duration::from_secs(1), "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_file_over_the_bound_is_refused_without_reading_it_all() {
+        let dir = TempDir::new("large");
+        let path = dir.0.join("big");
+        std::fs::write(&path, vec![b' '; 10 * MAX_KEY_FILE_BYTES]).unwrap();
+        let bytes = KeyFile::jwks(&path).read(1).unwrap();
+        assert_eq!(bytes.len(), MAX_KEY_FILE_BYTES + 1);
+        assert!(matches!(
+            KeyFile::jwks(&path).load(),
+            Err(KeyError::TooLarge { .. })
+        ));
+    }
+
+    /// Opened by [`hanging_read`]'s test to let the read return.
+    static GATE: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+    /// A read on a mount that stops answering, until the gate opens.
+    fn hanging_read(_: &Path) -> Result<Vec<u8>, KeyError> {
+        let (open, opened) = &GATE;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = opened.wait(open).unwrap();
+        }
+        Ok(JWKS.to_vec())
+    }
+
+    #[test]
+    fn a_hanging_read_is_given_up_and_not_started_twice() {
+        let file = KeyFile::jwks("/mnt/stuck/jwks.json")
+            .with_read_timeout(Duration::from_millis(200))
+            .with_reader(hanging_read);
+        let started = Instant::now();
+        let err = file.read(1_000).unwrap_err();
+        assert!(matches!(err, KeyError::ReadTimeout { .. }), "{err:?}");
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(file.reading_since(), Some(1_000));
+
+        // While it hangs, a clone (the ring's status, a second reload)
+        // sees it, and no second read thread is started.
+        let clone = file.clone();
+        assert_eq!(clone.reading_since(), Some(1_000));
+        let started = Instant::now();
+        let err = clone.read(1_030).unwrap_err();
+        assert!(
+            matches!(err, KeyError::ReadStuck { seconds: 30, .. }),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(100));
+
+        // The mount answers again: the stuck read ends, the next one works.
+        let (open, opened) = &GATE;
+        *open.lock().unwrap() = true;
+        opened.notify_all();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while file.reading_since().is_some() {
+            assert!(Instant::now() < deadline, "the read never returned");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(file.read(1_060).unwrap(), JWKS);
+        assert_eq!(file.reading_since(), None);
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for format in [KeyFormat::Jwks, KeyFormat::Secret] {
+            assert_eq!(format.as_str().parse::<KeyFormat>(), Ok(format));
+        }
+        let err = "pem".parse::<KeyFormat>().unwrap_err();
+        assert!(err.contains("expected jwks or secret"), "{err}");
+        assert_eq!(KeyFormat::default(), KeyFormat::Jwks);
+    }
 }

@@ -27,6 +27,8 @@ use prometheus::proto::MetricType;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
+pub mod process;
+
 // ---------------------------------------------------------------------------
 // Keys, time and the ring
 // ---------------------------------------------------------------------------
