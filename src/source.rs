@@ -14,8 +14,14 @@
 //! - **new** keys are applied by the [transition rules](crate::transition)
 //!   and published as one snapshot: `jwt_key_reloads_total{result="success"}`.
 //!
-//! The status reports the path, the last attempt and success, the last
-//! error and a short content hash (the first 16 hex digits of SHA-256).
+//! The file is read in its configured [format](crate::keys::KeyFormat),
+//! regular files only, on a thread of its own with a time bound
+//! ([`KeyFile`]); no lock that requests or the status
+//! need is held meanwhile.
+//!
+//! The status reports the path and format, the last attempt and success,
+//! the last error, a short content hash (the first 16 hex digits of
+//! SHA-256), and a read that has not returned yet.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -22,15 +22,19 @@
 //!   "retired": ["demo-2026-09"],
 //!   "policy": {"min_age_seconds": 3600, "quiet_seconds": 600, "auto": true, "check_interval_seconds": 10},
 //!   "source": {
-//!     "path": "/etc/jwt/jwks.json", "last_reload": 1795845990, "last_success": 1795845900,
-//!     "last_result": "unchanged", "last_error": null, "content_hash": "3f1a9c0d22b7e415"
+//!     "path": "/etc/jwt/jwks.json", "format": "jwks", "last_reload": 1795845990,
+//!     "last_success": 1795845900, "last_result": "unchanged", "last_error": null,
+//!     "content_hash": "3f1a9c0d22b7e415", "read_in_progress": null
 //!   }
 //! }
 //! ```
 //!
 //! `previous` is `null` when there is no previous key; `last_used` and
 //! `latest_exp` are `null` until a token matched it; `source` is `null`
-//! when the ring was not built from a key file.
+//! when the ring was not built from a key file. `source.read_in_progress`
+//! is `{"since": <unix second>, "seconds": <age>}` while a read of the key
+//! file has not returned (a hanging mount): reloads fail at once until it
+//! does, and the status itself never waits for it.
 
 use serde::Serialize;
 
