@@ -19,8 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_rollover::watch::{Layout, WatchOptions};
 use jwt_rollover::{KeyFile, KeyRing, Metrics};
+use jwt_rollover::{KeyFileLayout, WatchOptions};
 use serde_json::json;
 
 const SWAPS: usize = 100;
@@ -140,7 +140,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         .build();
     let options = WatchOptions::default();
     let watcher = ring.watch(options.clone())?;
-    if watcher.layout() != Layout::SecretVolume || !watcher.has_events() {
+    if watcher.layout() != KeyFileLayout::SecretVolume || !watcher.has_events() {
         return Err(format!(
             "expected a watched Secret volume, got {:?} (events: {})",
             watcher.layout(),

@@ -42,8 +42,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
+use jwt_rollover::WatchOptions;
 use jwt_rollover::admin::{AdminAuth, admin_router};
-use jwt_rollover::watch::WatchOptions;
 use jwt_rollover::{
     Algorithm, JwtLayer, KeyFile, KeyFormat, KeyRing, KeySet, Metrics, RetirePolicy, Slot,
     TokenCacheConfig, Verified,

@@ -3,7 +3,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /keys` | `200` + [status](crate::status) JSON |
+//! | `GET /keys` | `200` + [status](crate::ring::status) JSON |
 //! | `POST /keys/previous/retire` | `200` + status when retired; `409` + blockers when not eligible; `404` when there is no previous key |
 //! | `POST /keys/previous/retire?force=true` | retires even when not eligible |
 //! | `POST /keys/previous/retire?kid=K` | `409` unless `K` is the previous key now, so a retire meant for one key never drops another |
@@ -62,11 +62,10 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::crypto;
+use crate::keys::crypto;
 use crate::layer::bearer_credential;
-use crate::metrics::RetireTrigger;
-use crate::ring::{KeyRing, RetireError};
-use crate::source::ReloadError;
+use crate::ring::ReloadError;
+use crate::ring::{KeyRing, RetireError, RetireRequest};
 
 /// Shortest admin token accepted: it guards key retirement.
 pub const MIN_ADMIN_TOKEN_BYTES: usize = 16;
@@ -202,10 +201,14 @@ async fn retire(
             "query parameters: force=true|false, kid=<kid>",
         );
     };
-    match state
-        .ring
-        .retire(query.kid.as_deref(), query.force, RetireTrigger::Admin)
-    {
+    let mut request = match query.kid {
+        Some(kid) => RetireRequest::kid(kid),
+        None => RetireRequest::previous(),
+    };
+    if query.force {
+        request = request.force();
+    }
+    match state.ring.retire(request) {
         Ok(_) => Json(state.ring.status()).into_response(),
         Err(err @ RetireError::NoPrevious) => {
             refusal(StatusCode::NOT_FOUND, "no_previous_key", &err.to_string())

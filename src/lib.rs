@@ -5,16 +5,20 @@
 //! previous one, watch until the previous key stops being used, then drop
 //! it. This crate makes that procedure a library:
 //!
-//! - [`KeySet`] parses a JWKS file or a raw secret into one or two keys,
-//!   each pinned to its algorithm ([`keys`]).
+//! - [`KeyFile`] reads a JWKS file or a raw secret, in the format it is
+//!   configured with, into a [`KeySet`] of one or two keys, each pinned to
+//!   its algorithm.
 //! - [`KeyRing`] holds the current and previous key as an immutable,
-//!   atomically swapped snapshot ([`ring`]).
+//!   atomically swapped snapshot; it [reloads](KeyRing::reload) and
+//!   [watches](KeyRing::watch) the key file, and retires the previous key
+//!   under a [`RetirePolicy`].
 //! - [`JwtLayer`] is a tower layer that verifies each request's token
 //!   against the ring and hands the typed claims to handlers as
-//!   [`Verified<C>`] ([`layer`]), answering RFC 6750 `401`s otherwise
-//!   ([`Rejection`]).
+//!   [`Verified<C>`], answering RFC 6750 `401`s otherwise ([`Rejection`]).
+//!   [`Verifier`] is the same check without tower.
 //! - [`Metrics`] counts which key matched and every rejection by reason,
-//!   on your Prometheus `Registry` ([`metrics`]).
+//!   on your Prometheus `Registry`.
+//! - [`admin`] is the admin API, and [`status`] the state it reports.
 //!
 //! # Example
 //!
@@ -53,44 +57,35 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+// The layers, lowest first: each imports only from the ones above it in
+// this list (`tests/architecture.rs` holds that).
 pub mod admin;
-pub mod cache;
 mod clock;
-mod crypto;
-mod header_memo;
-pub mod keys;
-pub mod layer;
-pub mod metrics;
+mod keys;
+mod layer;
+mod metrics;
 mod prehashed;
 mod rejection;
-pub mod retire;
-pub mod ring;
-mod sharded;
-pub mod source;
-pub mod status;
-#[cfg(test)]
-mod test_keys;
-pub mod tracker;
-pub mod transition;
-mod verified;
-mod verifier;
+mod ring;
 mod verify;
-pub mod watch;
 
-pub use cache::TokenCacheConfig;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use jsonwebtoken::Algorithm;
-pub use keys::{Key, KeyError, KeyFile, KeyFormat, KeySet};
-pub use layer::{JwtLayer, TokenSource};
-pub use metrics::{Metrics, RetireTrigger};
+pub use keys::{
+    DEFAULT_READ_TIMEOUT, Key, KeyError, KeyFile, KeyFormat, KeySet, MAX_KEY_FILE_BYTES,
+    MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS, Slot,
+};
+pub use layer::{JwtLayer, JwtService, ResponseFuture, TokenSource};
+pub use metrics::Metrics;
 pub use rejection::{Rejection, RejectionReason};
-pub use retire::{Blocker, BlockerKind, Eligibility, RetirePolicy};
-pub use ring::{AutoRetireTask, KeyRing, KeyRingBuilder, RetireError, RingError, Slot};
-pub use source::{ReloadError, ReloadOutcome};
-pub use status::KeyRingStatus;
-pub use verified::{KeyMatch, Verified};
-pub use verifier::Verifier;
-pub use verify::{DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES};
+pub use ring::status;
+pub use ring::{
+    AutoRetireTask, KeyFileLayout, KeyRing, KeyRingBuilder, KeyWatcher, ReloadError, ReloadOutcome,
+    RetireError, RetirePolicy, RetireRequest, RingError, WatchError, WatchOptions,
+};
+pub use verify::{
+    DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, KeyMatch, TokenCacheConfig, Verified, Verifier,
+};
 
 // The README's Rust examples compile as doctests.
 #[cfg(doctest)]

@@ -239,7 +239,9 @@ async fn get_keys_before_any_use_and_without_a_previous_key() {
         json!({"eligible": true, "blockers": []})
     );
 
-    env.ring.retire_previous(jwt_rollover::RetireTrigger::Admin);
+    env.ring
+        .retire(jwt_rollover::RetireRequest::previous().force())
+        .ok();
     assert_eq!(
         env.status().await,
         json!({

@@ -8,7 +8,7 @@
 mod common;
 
 use jwt_rollover::{
-    JwtLayer, KeyRing, KeySet, ManualClock, RejectionReason, RetirePolicy, RetireTrigger,
+    JwtLayer, KeyRing, KeySet, ManualClock, RejectionReason, RetirePolicy, RetireRequest,
     TokenCacheConfig, Verifier,
 };
 use prometheus::Registry;
@@ -138,7 +138,10 @@ fn a_retirement_invalidates_the_cached_tokens_of_the_key() {
     env.verifier.verify(&old).unwrap();
     env.verifier.verify(&old).unwrap();
     assert_eq!(env.hits(), 1.0);
-    env.ring.retire_previous(RetireTrigger::Admin).unwrap();
+    env.ring
+        .retire(RetireRequest::previous().force())
+        .ok()
+        .unwrap();
     let rejection = env.verifier.verify(&old).unwrap_err();
     assert_eq!(rejection.reason(), RejectionReason::RetiredKey);
     assert_eq!(env.hits(), 1.0);
@@ -229,7 +232,10 @@ fn a_hot_token_counts_expires_and_is_invalidated_like_any_hit() {
     for _ in 0..5 {
         env.verifier.verify(&fresh).unwrap();
     }
-    env.ring.retire_previous(RetireTrigger::Admin).unwrap();
+    env.ring
+        .retire(RetireRequest::previous().force())
+        .ok()
+        .unwrap();
     let rejection = env.verifier.verify(&fresh).unwrap_err();
     assert_eq!(rejection.reason(), RejectionReason::RetiredKey);
 }

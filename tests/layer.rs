@@ -18,7 +18,7 @@ use http::header::{AUTHORIZATION, COOKIE, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use jsonwebtoken::EncodingKey;
 use jwt_rollover::{
-    Algorithm, JwtLayer, Key, KeyRing, KeySet, ManualClock, RetirePolicy, RetireTrigger,
+    Algorithm, JwtLayer, Key, KeyRing, KeySet, ManualClock, RetirePolicy, RetireRequest,
     TokenSource, Verified,
 };
 use prometheus::Registry;
@@ -400,7 +400,10 @@ async fn retired_key() {
     )
     .unwrap();
     assert_eq!(
-        env.ring.retire_previous(RetireTrigger::Admin).as_deref(),
+        env.ring
+            .retire(RetireRequest::previous().force())
+            .ok()
+            .as_deref(),
         Some(OLD_KID)
     );
     assert_eq!(
@@ -1021,7 +1024,7 @@ async fn previous_key_usage_gauges() {
     assert_eq!(env.gauge(EXPIRE), (NOW + 7200) as f64);
 
     // Both read 0 once there is no previous key.
-    env.ring.retire_previous(RetireTrigger::Admin);
+    env.ring.retire(RetireRequest::previous().force()).ok();
     assert_eq!(env.gauge(LAST_USED), 0.0);
     assert_eq!(env.gauge(EXPIRE), 0.0);
 }
@@ -1329,7 +1332,11 @@ async fn rotation_under_load_never_rejects_a_key_that_stays() {
                 ring.rotate(k0.clone()).unwrap();
                 assert_eq!(ring.current_kid(), "k0");
                 std::thread::yield_now();
-                assert!(ring.retire_previous(RetireTrigger::Admin).is_some());
+                assert!(
+                    ring.retire(RetireRequest::previous().force())
+                        .ok()
+                        .is_some()
+                );
                 done += 1;
                 cycles.store(done, Ordering::SeqCst);
                 std::thread::yield_now();

@@ -17,9 +17,9 @@ use std::time::Duration;
 use axum::Router;
 use http::StatusCode;
 use http::header::WWW_AUTHENTICATE;
+use jwt_rollover::status::{BlockerKind, Eligibility, KeyRingStatus};
 use jwt_rollover::{
-    BlockerKind, Eligibility, JwtLayer, KeyRing, KeyRingStatus, KeySet, ManualClock, RetireError,
-    RetirePolicy, RetireTrigger,
+    JwtLayer, KeyRing, KeySet, ManualClock, RetireError, RetirePolicy, RetireRequest,
 };
 use prometheus::Registry;
 use serde_json::{Value, json};
@@ -187,7 +187,7 @@ fn assert_blockers(env: &Env, expected: &[(BlockerKind, u64, &str)]) {
 fn assert_not_eligible(env: &Env) {
     let status = env.ring.status();
     let before = env.retirements("admin");
-    match env.ring.retire(None, false, RetireTrigger::Admin) {
+    match env.ring.retire(RetireRequest::previous()) {
         Err(RetireError::NotEligible(refused)) => {
             assert_eq!(&refused, eligibility(&status));
             assert!(!refused.eligible);
@@ -226,7 +226,7 @@ async fn min_age_blocks_on_its_own() {
     assert_eq!(previous.last_used, None);
     assert_eq!(previous.live_tokens, 0);
     assert_eq!(
-        env.ring.retire(None, false, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::previous()),
         Ok(OLD_KID.to_owned())
     );
     assert_eq!(env.retirements("admin"), 1.0);
@@ -280,7 +280,7 @@ async fn quiet_blocks_on_its_own() {
     env.set(used_at + QUIET);
     assert_blockers(&env, &[]);
     assert_eq!(
-        env.ring.retire(None, false, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::previous()),
         Ok(OLD_KID.to_owned())
     );
 }
@@ -319,7 +319,7 @@ async fn live_tokens_block_on_their_own() {
     assert_blockers(&env, &[]);
     assert_eq!(env.ring.status().previous.unwrap().live_tokens, 0);
     assert_eq!(
-        env.ring.retire(None, false, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::previous()),
         Ok(OLD_KID.to_owned())
     );
 }
@@ -549,7 +549,7 @@ async fn with_auto_off_checks_never_retire() {
     assert_eq!(env.retirements("auto"), 0.0);
     // An operator can still retire it.
     assert_eq!(
-        env.ring.retire(None, false, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::previous()),
         Ok(OLD_KID.to_owned())
     );
 }
@@ -566,7 +566,7 @@ async fn forced_retirement_ignores_the_blockers() {
     assert_eq!(blockers(&env.ring.status()).len(), 3);
     assert_not_eligible(&env);
     assert_eq!(
-        env.ring.retire(None, true, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::previous().force()),
         Ok(OLD_KID.to_owned())
     );
     assert_eq!(env.retirements("admin"), 1.0);
@@ -577,10 +577,13 @@ async fn forced_retirement_ignores_the_blockers() {
     env.retired(&old_token(NOW + 7200)).await;
     // Nothing left to retire.
     assert_eq!(
-        env.ring.retire(None, true, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::previous().force()),
         Err(RetireError::NoPrevious)
     );
-    assert_eq!(env.ring.retire_previous(RetireTrigger::Admin), None);
+    assert_eq!(
+        env.ring.retire(RetireRequest::previous().force()).ok(),
+        None
+    );
     assert_eq!(env.retirements("admin"), 1.0);
 }
 
@@ -593,16 +596,13 @@ async fn a_kid_mismatch_is_refused_even_when_forced() {
         previous: OLD_KID.to_owned(),
     });
     assert_eq!(
-        env.ring.retire(Some("other"), true, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::kid("other").force()),
         mismatch
     );
-    assert_eq!(
-        env.ring.retire(Some("other"), false, RetireTrigger::Admin),
-        mismatch
-    );
+    assert_eq!(env.ring.retire(RetireRequest::kid("other")), mismatch);
     // The current key's kid is not the previous key either.
     assert!(matches!(
-        env.ring.retire(Some(NEW_KID), true, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::kid(NEW_KID).force()),
         Err(RetireError::KidMismatch { .. })
     ));
     assert_eq!(env.ring.previous_kid().as_deref(), Some(OLD_KID));
@@ -611,12 +611,12 @@ async fn a_kid_mismatch_is_refused_even_when_forced() {
     assert_eq!(env.retirements("admin"), 0.0);
 
     assert_eq!(
-        env.ring.retire(Some(OLD_KID), false, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::kid(OLD_KID)),
         Ok(OLD_KID.to_owned())
     );
     // With no previous key, a named kid gets NoPrevious.
     assert_eq!(
-        env.ring.retire(Some(OLD_KID), true, RetireTrigger::Admin),
+        env.ring.retire(RetireRequest::kid(OLD_KID).force()),
         Err(RetireError::NoPrevious)
     );
 }
@@ -631,7 +631,10 @@ async fn a_retired_key_can_come_back_as_current() {
     let old = old_token(NOW + 7200);
     let new = mint(NEW_SECRET, Some(NEW_KID), &json!({"exp": NOW + 7200}));
     assert_eq!(
-        env.ring.retire_previous(RetireTrigger::Admin).as_deref(),
+        env.ring
+            .retire(RetireRequest::previous().force())
+            .ok()
+            .as_deref(),
         Some(OLD_KID)
     );
     assert_eq!(env.ring.status().retired, [OLD_KID]);
@@ -668,7 +671,10 @@ async fn a_retired_key_can_come_back_as_current() {
 async fn a_retired_kid_never_comes_back_as_previous() {
     let env = Env::new(policy());
     let old = old_token(NOW + 7200);
-    env.ring.retire_previous(RetireTrigger::Admin).unwrap();
+    env.ring
+        .retire(RetireRequest::previous().force())
+        .ok()
+        .unwrap();
 
     env.ring.rotate(hmac(NEWER_KID, NEWER_SECRET)).unwrap();
     let status = env.ring.status();
@@ -1013,7 +1019,10 @@ async fn metrics_through_a_full_rotation_story() {
 
     // 9. An operator retires k3.
     assert_eq!(
-        env.ring.retire_previous(RetireTrigger::Admin).as_deref(),
+        env.ring
+            .retire(RetireRequest::previous().force())
+            .ok()
+            .as_deref(),
         Some("k3")
     );
     assert_eq!(
@@ -1040,7 +1049,7 @@ fn concurrent_forced_retirements_retire_once() {
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     barrier.wait();
-                    ring.retire(None, true, RetireTrigger::Admin)
+                    ring.retire(RetireRequest::previous().force())
                 })
             })
             .collect();
@@ -1074,7 +1083,7 @@ async fn verifications_racing_a_retirement_see_the_key_or_its_tombstone() {
             while done.load(Ordering::SeqCst) < BEFORE {
                 std::thread::yield_now();
             }
-            let kid = ring.retire(None, true, RetireTrigger::Admin);
+            let kid = ring.retire(RetireRequest::previous().force());
             retired.store(true, Ordering::SeqCst);
             kid
         })
@@ -1189,7 +1198,7 @@ async fn previous_key_gauges_read_zero_after_a_retirement_under_load() {
                 while done.load(Ordering::SeqCst) < 50 {
                     std::thread::yield_now();
                 }
-                let kid = ring.retire(None, true, RetireTrigger::Admin);
+                let kid = ring.retire(RetireRequest::previous().force());
                 while done.load(Ordering::SeqCst) < 150 {
                     std::thread::yield_now();
                 }
@@ -1287,7 +1296,10 @@ async fn paused_spawned_task_retires_once_and_stops_on_drop() {
 #[tokio::test]
 async fn an_expired_token_of_a_retired_key_is_expired_not_retired_key() {
     let env = Env::new(policy());
-    env.ring.retire_previous(RetireTrigger::Admin).unwrap();
+    env.ring
+        .retire(RetireRequest::previous().force())
+        .ok()
+        .unwrap();
     env.retired(&old_token(NOW + 3600)).await;
 
     let expired_before = env.rejections("expired");

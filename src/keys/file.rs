@@ -31,7 +31,7 @@ use crate::clock::{Clock as _, SystemClock};
 /// How long a key file read may take before it is given up.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The format of a key file. See the [module docs](crate::keys) for both.
+/// The format of a key file. [`KeySet`] describes both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum KeyFormat {
@@ -78,7 +78,7 @@ impl std::str::FromStr for KeyFormat {
 /// it in the same format.
 ///
 /// ```no_run
-/// use jwt_rollover::keys::KeyFile;
+/// use jwt_rollover::KeyFile;
 ///
 /// let file = KeyFile::jwks("/etc/jwt/jwks.json");
 /// let keys = file.load()?; // refused whole unless it is a valid JWKS

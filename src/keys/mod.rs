@@ -1,61 +1,4 @@
 //! Keys: the model (one `kid`, one pinned algorithm, parsed key material) and
-//! the two file formats keys come from, JWKS and a raw HMAC secret.
-//!
-//! Everything here is parsed and checked once, when keys are loaded, so the
-//! request path never parses key material. Errors name the key (position and
-//! `kid`) and say what is wrong, but never quote key material.
-//!
-//! # Formats
-//!
-//! A **JWKS file** (RFC 7517, `{"keys": [...]}`) holds one or two keys: the
-//! first is *current*, the optional second is *previous*.
-//!
-//! | `kty` | `alg` | material | checks |
-//! |---|---|---|---|
-//! | `oct` | `HS256`, `HS384`, `HS512` (required) | `k` | at least 32 bytes |
-//! | `RSA` | `RS256`..`RS512`, `PS256`..`PS512` (required) | `n`, `e` | modulus at least 2048 bits |
-//! | `EC` | `ES256` (`crv` `P-256`), `ES384` (`crv` `P-384`); inferred from `crv` | `x`, `y` | coordinate lengths |
-//! | `OKP` | `EdDSA` (`crv` `Ed25519`); inferred | `x` | 32 bytes |
-//!
-//! A key without `kid` gets its RFC 7638 thumbprint (SHA-256, base64url) as
-//! its `kid`. `use`, if present, must be `sig`. Members we do not use
-//! (`key_ops`, `x5c`, private parameters...) are ignored.
-//!
-//! A **raw secret file** is one HS256 secret: the whole file, minus one
-//! trailing `\n` (or `\r\n`), so that both `echo secret > file` and
-//! `kubectl create secret generic jwt --from-literal=secret=...` work. Its
-//! `kid` is the first 16 characters of its RFC 7638 thumbprint.
-//!
-//! The format is **configured, never guessed** ([`KeyFormat`], JWKS by
-//! default): content that is not valid for the configured format is refused
-//! whole, with a message that names what it looks like ("a PEM public key",
-//! "a JSON array", "a UTF-8 byte order mark"). A raw secret is refused too
-//! when it is printable text shaped like a public key or a document, since
-//! no secret generator writes one like that:
-//!
-//! - PEM armour (`-----BEGIN`), a byte order mark, or text starting with
-//!   `{`, `[`, `<` or `---` (JSON, XML/HTML, YAML);
-//! - text of several lines, unless every line is base64 (as
-//!   `openssl rand -base64 64` writes).
-//!
-//! Key files are read by [`KeyFile`]: regular files only, size- and
-//! time-bounded.
-//!
-//! ```
-//! use jwt_rollover::KeySet;
-//!
-//! let jwks = br#"{"keys": [
-//!   {"kty": "oct", "kid": "2026-11", "alg": "HS256", "k": "bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtISE"},
-//!   {"kty": "oct", "kid": "2026-10", "alg": "HS256", "k": "b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZC1zZWNyZXQtISE"}
-//! ]}"#;
-//! let keys = KeySet::from_jwks(jwks)?;
-//! assert_eq!(keys.current().kid(), "2026-11");
-//! assert_eq!(keys.previous().map(|k| k.kid()), Some("2026-10"));
-//!
-//! let weak = KeySet::from_secret(b"too-short\n").unwrap_err();
-//! assert!(weak.to_string().contains("at least 32 bytes"));
-//! # Ok::<(), jwt_rollover::KeyError>(())
-//! ```
 
 use std::fmt;
 use std::path::PathBuf;
@@ -68,10 +11,13 @@ use jsonwebtoken::Algorithm;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::crypto::{self, Material, PreparedKey};
+use crypto::{Material, PreparedKey};
 
+pub(crate) mod crypto;
 mod file;
 mod sniff;
+#[cfg(test)]
+pub(crate) mod test_keys;
 
 pub use file::{DEFAULT_READ_TIMEOUT, KeyFile, KeyFormat};
 
@@ -173,11 +119,14 @@ pub enum KeyError {
         /// The repeated `kid`.
         kid: String,
     },
-    /// One key is unusable: weak, unknown type, algorithm or curve, or bad encoding.
-    #[error("{key}: {problem}")]
+    /// One key is unusable: weak, unknown type, algorithm or curve, or bad
+    /// encoding. The message names it: `key #2 (kid "2026-10"): ...`.
+    #[error("{}: {problem}", KeyLabel { position: *position, kid: kid.clone() })]
     InvalidKey {
-        /// Which key: its position and `kid`.
-        key: KeyLabel,
+        /// 1-based position of the key in the file.
+        position: usize,
+        /// The key's `kid`, when it has one.
+        kid: Option<String>,
         /// What is wrong with it.
         problem: String,
     },
@@ -185,11 +134,19 @@ pub enum KeyError {
 
 /// Names a key in an error: its 1-based position in the file and its `kid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyLabel {
-    /// 1-based position in the file.
-    pub position: usize,
-    /// The `kid`, when the key has one.
-    pub kid: Option<String>,
+struct KeyLabel {
+    position: usize,
+    kid: Option<String>,
+}
+
+impl KeyLabel {
+    fn refuse(self, problem: String) -> KeyError {
+        KeyError::InvalidKey {
+            position: self.position,
+            kid: self.kid,
+            problem,
+        }
+    }
 }
 
 impl fmt::Display for KeyLabel {
@@ -238,10 +195,7 @@ impl Key {
             position: 1,
             kid: kid.map(str::to_owned),
         };
-        let fail = |problem: String| KeyError::InvalidKey {
-            key: label.clone(),
-            problem,
-        };
+        let fail = |problem: String| label.clone().refuse(problem);
         if !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
             return Err(fail(format!("{alg:?} is not an HMAC algorithm")));
         }
@@ -344,7 +298,89 @@ pub(crate) fn algorithm_name(alg: Algorithm) -> &'static str {
     }
 }
 
+/// Which place in the ring a key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Slot {
+    /// The key tokens are signed with now.
+    Current,
+    /// The key being rotated out.
+    Previous,
+}
+
+impl Slot {
+    /// The label value, `current` or `previous`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Previous => "previous",
+        }
+    }
+}
+
+impl fmt::Display for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The keys of one source, in order: current first, then the optional previous.
+///
+/// Everything here is parsed and checked once, when keys are loaded, so the
+/// request path never parses key material. Errors name the key (position and
+/// `kid`) and say what is wrong, but never quote key material.
+///
+/// # Formats
+///
+/// A **JWKS file** (RFC 7517, `{"keys": [...]}`) holds one or two keys: the
+/// first is *current*, the optional second is *previous*.
+///
+/// | `kty` | `alg` | material | checks |
+/// |---|---|---|---|
+/// | `oct` | `HS256`, `HS384`, `HS512` (required) | `k` | at least 32 bytes |
+/// | `RSA` | `RS256`..`RS512`, `PS256`..`PS512` (required) | `n`, `e` | modulus at least 2048 bits |
+/// | `EC` | `ES256` (`crv` `P-256`), `ES384` (`crv` `P-384`); inferred from `crv` | `x`, `y` | coordinate lengths |
+/// | `OKP` | `EdDSA` (`crv` `Ed25519`); inferred | `x` | 32 bytes |
+///
+/// A key without `kid` gets its RFC 7638 thumbprint (SHA-256, base64url) as
+/// its `kid`. `use`, if present, must be `sig`. Members we do not use
+/// (`key_ops`, `x5c`, private parameters...) are ignored.
+///
+/// A **raw secret file** is one HS256 secret: the whole file, minus one
+/// trailing `\n` (or `\r\n`), so that both `echo secret > file` and
+/// `kubectl create secret generic jwt --from-literal=secret=...` work. Its
+/// `kid` is the first 16 characters of its RFC 7638 thumbprint.
+///
+/// The format is **configured, never guessed** ([`KeyFormat`], JWKS by
+/// default): content that is not valid for the configured format is refused
+/// whole, with a message that names what it looks like ("a PEM public key",
+/// "a JSON array", "a UTF-8 byte order mark"). A raw secret is refused too
+/// when it is printable text shaped like a public key or a document, since
+/// no secret generator writes one like that:
+///
+/// - PEM armour (`-----BEGIN`), a byte order mark, or text starting with
+///   `{`, `[`, `<` or `---` (JSON, XML/HTML, YAML);
+/// - text of several lines, unless every line is base64 (as
+///   `openssl rand -base64 64` writes).
+///
+/// Key files are read by [`KeyFile`]: regular files only, size- and
+/// time-bounded.
+///
+/// ```
+/// use jwt_rollover::KeySet;
+///
+/// let jwks = br#"{"keys": [
+///   {"kty": "oct", "kid": "2026-11", "alg": "HS256", "k": "bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQtISE"},
+///   {"kty": "oct", "kid": "2026-10", "alg": "HS256", "k": "b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZC1zZWNyZXQtISE"}
+/// ]}"#;
+/// let keys = KeySet::from_jwks(jwks)?;
+/// assert_eq!(keys.current().kid(), "2026-11");
+/// assert_eq!(keys.previous().map(|k| k.kid()), Some("2026-10"));
+///
+/// let weak = KeySet::from_secret(b"too-short\n").unwrap_err();
+/// assert!(weak.to_string().contains("at least 32 bytes"));
+/// # Ok::<(), jwt_rollover::KeyError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct KeySet {
     current: Key,
@@ -432,10 +468,7 @@ impl KeySet {
                 position: index + 1,
                 kid: entry.get("kid").and_then(Value::as_str).map(str::to_owned),
             };
-            let key = parse_jwk(entry).map_err(|problem| KeyError::InvalidKey {
-                key: label,
-                problem,
-            })?;
+            let key = parse_jwk(entry).map_err(|problem| label.refuse(problem))?;
             keys.push(key);
         }
         let previous = if keys.len() == 2 { keys.pop() } else { None };
@@ -466,24 +499,15 @@ impl KeySet {
             position: 1,
             kid: None,
         };
-        check_hmac_secret(secret).map_err(|problem| KeyError::InvalidKey {
-            key: label(),
-            problem: format!("raw secret: {problem}"),
-        })?;
+        check_hmac_secret(secret)
+            .map_err(|problem| label().refuse(format!("raw secret: {problem}")))?;
         let material = KeyMaterial::Oct { k: secret.to_vec() };
         let mut kid = material
             .thumbprint()
-            .map_err(|problem| KeyError::InvalidKey {
-                key: label(),
-                problem,
-            })?;
+            .map_err(|problem| label().refuse(problem))?;
         kid.truncate(RAW_SECRET_KID_CHARS);
-        let current = Key::new(Some(kid), Algorithm::HS256, material).map_err(|problem| {
-            KeyError::InvalidKey {
-                key: label(),
-                problem,
-            }
-        })?;
+        let current = Key::new(Some(kid), Algorithm::HS256, material)
+            .map_err(|problem| label().refuse(problem))?;
         Ok(Self {
             current,
             previous: None,

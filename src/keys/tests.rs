@@ -7,7 +7,7 @@
 //! too, independently of this crate's code.
 
 use super::*;
-use crate::test_keys::{ED25519_X, P256_X, P256_Y, P384_X, P384_Y, RSA_2048_N};
+use crate::keys::test_keys::{ED25519_X, P256_X, P256_Y, P384_X, P384_Y, RSA_2048_N};
 use serde_json::json;
 
 const RSA_1024_N: &str = "\
@@ -338,7 +338,18 @@ enum Refused {
 fn assert_refused(name: &str, err: &KeyError, expected: &Refused) {
     let message = err.to_string();
     match (expected, err) {
-        (Refused::Key { label, problem }, KeyError::InvalidKey { key, problem: got }) => {
+        (
+            Refused::Key { label, problem },
+            KeyError::InvalidKey {
+                position,
+                kid,
+                problem: got,
+            },
+        ) => {
+            let key = KeyLabel {
+                position: *position,
+                kid: kid.clone(),
+            };
             assert_eq!(key.to_string(), *label, "{name}: label");
             assert!(
                 message.starts_with(&format!("{label}: ")),

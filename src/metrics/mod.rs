@@ -1,34 +1,6 @@
 //! Prometheus metrics, registered on the caller's `Registry`.
-//!
-//! | name | type | labels |
-//! |---|---|---|
-//! | `jwt_verifications_total` | counter | `slot`, `kid` |
-//! | `jwt_rejections_total` | counter | `reason` |
-//! | `jwt_key_info` | gauge (1) | `slot`, `kid`, `alg` |
-//! | `jwt_previous_key_last_used_timestamp_seconds` | gauge | |
-//! | `jwt_previous_key_tokens_expire_timestamp_seconds` | gauge | |
-//! | `jwt_previous_key_live_tokens` | gauge | |
-//! | `jwt_previous_key_since_timestamp_seconds` | gauge | |
-//! | `jwt_key_reloads_total` | counter | `result` |
-//! | `jwt_key_rotations_total` | counter | |
-//! | `jwt_token_cache_hits_total`, `_misses_total`, `_evictions_total` | counter | |
-//! | `jwt_key_retirements_total` | counter | `trigger` |
-//!
-//! The `jwt_` prefix is configurable with [`Metrics::with_prefix`].
-//!
-//! The request path never looks a label up: each key's
-//! `jwt_verifications_total{slot,kid}` child is resolved when the key is
-//! published in the ring, and each reason's counter when the metrics are
-//! created. A key that leaves the ring has its series removed, so label
-//! values stay bounded by the keys loaded now.
-//!
-//! The four `jwt_previous_key_*` gauges are computed when Prometheus
-//! scrapes, from the ring as it is then: the timestamps read 0 while there
-//! is no previous key or no token has matched it yet, and the live-token
-//! count is exact at scrape time. The request path writes no gauge.
-//!
-//! Use one `Metrics` per [`KeyRing`](crate::KeyRing): the previous-key
-//! gauges follow the ring built last with it.
+
+pub(crate) mod sharded;
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -36,15 +8,15 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
+use crate::keys::Slot;
 use crate::rejection::RejectionReason;
-use crate::ring::Slot;
-use crate::sharded::{HotCounter, HotCounterVec};
+use sharded::{HotCounter, HotCounterVec};
 
 /// What removed a previous key: the `trigger` label of
 /// `jwt_key_retirements_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RetireTrigger {
+pub(crate) enum RetireTrigger {
     /// The retirement policy found the key unused.
     Auto,
     /// An operator asked for it through the admin API or [`KeyRing::retire_previous`](crate::KeyRing::retire_previous).
@@ -55,7 +27,7 @@ pub enum RetireTrigger {
 
 impl RetireTrigger {
     /// The label value.
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Auto => "auto",
             Self::Admin => "admin",
@@ -77,6 +49,36 @@ impl RetireTrigger {
 /// # let _ = (metrics, other);
 /// # Ok::<(), prometheus::Error>(())
 /// ```
+///
+/// | name | type | labels |
+/// |---|---|---|
+/// | `jwt_verifications_total` | counter | `slot`, `kid` |
+/// | `jwt_rejections_total` | counter | `reason` |
+/// | `jwt_key_info` | gauge (1) | `slot`, `kid`, `alg` |
+/// | `jwt_previous_key_last_used_timestamp_seconds` | gauge | |
+/// | `jwt_previous_key_tokens_expire_timestamp_seconds` | gauge | |
+/// | `jwt_previous_key_live_tokens` | gauge | |
+/// | `jwt_previous_key_since_timestamp_seconds` | gauge | |
+/// | `jwt_key_reloads_total` | counter | `result` |
+/// | `jwt_key_rotations_total` | counter | |
+/// | `jwt_token_cache_hits_total`, `_misses_total`, `_evictions_total` | counter | |
+/// | `jwt_key_retirements_total` | counter | `trigger` |
+///
+/// The `jwt_` prefix is configurable with [`Metrics::with_prefix`].
+///
+/// The request path never looks a label up: each key's
+/// `jwt_verifications_total{slot,kid}` child is resolved when the key is
+/// published in the ring, and each reason's counter when the metrics are
+/// created. A key that leaves the ring has its series removed, so label
+/// values stay bounded by the keys loaded now.
+///
+/// The four `jwt_previous_key_*` gauges are computed when Prometheus
+/// scrapes, from the ring as it is then: the timestamps read 0 while there
+/// is no previous key or no token has matched it yet, and the live-token
+/// count is exact at scrape time. The request path writes no gauge.
+///
+/// Use one `Metrics` per [`KeyRing`](crate::KeyRing): the previous-key
+/// gauges follow the ring built last with it.
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
@@ -116,7 +118,7 @@ impl Metrics {
         let name = |suffix: &str| format!("{prefix}{suffix}");
 
         // Incremented by every request: counters sharded over cache lines
-        // (`crate::sharded`), so that cores do not queue on them.
+        // (`crate::metrics::sharded`), so that cores do not queue on them.
         let verifications = HotCounterVec::new(
             Opts::new(
                 name("verifications_total"),

@@ -1,75 +1,39 @@
 //! The key ring: one current key, at most one previous key, and the kids
-//! retired so far, as an immutable snapshot behind `arc-swap`.
-//!
-//! A request loads the snapshot once and sees one consistent state for its
-//! whole verification. Every change (rotation, retirement, reload) builds a
-//! new snapshot from the old one and publishes it whole; changes are
-//! serialized by a mutex so that two of them never interleave. Readers never
-//! wait for it.
-//!
-//! ```
-//! use jwt_rollover::{Algorithm, Key, KeyRing, KeySet, Metrics, Slot};
-//!
-//! let registry = prometheus::Registry::new();
-//! let old = Key::hmac(Some("2026-10"), Algorithm::HS256, b"old-secret-old-secret-old-secret")?;
-//! let ring = KeyRing::new(KeySet::new(old, None)?, Metrics::new(&registry)?);
-//!
-//! let new = Key::hmac(Some("2026-11"), Algorithm::HS256, b"new-secret-new-secret-new-secret")?;
-//! ring.rotate(new)?;
-//! assert_eq!(ring.current_kid(), "2026-11");
-//! assert_eq!(ring.previous_kid().as_deref(), Some("2026-10"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
-use serde::Serialize;
 
 use crate::clock::{Clock, SystemClock};
-use crate::crypto;
-use crate::header_memo::HeaderMemo;
-use crate::keys::{Key, KeyFile, KeySet};
+use crate::keys::{Key, KeyFile, KeySet, Slot, crypto};
+use crate::metrics::sharded::HotCounter;
 use crate::metrics::{Metrics, PreviousGaugeValues, PreviousUsageReader, RetireTrigger};
-use crate::retire::{self, Eligibility, PreviousFacts, RetirePolicy};
-use crate::sharded::HotCounter;
-use crate::source::Source;
-use crate::status::{KeyRingStatus, KeyStatus, PolicyStatus, PreviousStatus};
-use crate::tracker::{LiveTokens, Tracker};
-use crate::transition::{self, Plan, RingKeys};
+
+pub(crate) mod header_memo;
+mod reload;
+mod retire;
+pub mod status;
+mod tracker;
+mod transition;
+mod watch;
+
+use header_memo::HeaderMemo;
+use reload::Source;
+use retire::{Eligibility, PreviousFacts};
+use status::{KeyRingStatus, KeyStatus, PolicyStatus, PreviousStatus};
+use tracker::{LiveTokens, Tracker};
+use transition::{Plan, RingKeys};
+
+pub use reload::{ReloadError, ReloadOutcome};
+pub use retire::RetirePolicy;
+pub use watch::{KeyFileLayout, KeyWatcher, WatchError, WatchOptions};
 
 /// How many retired kids the ring remembers, so that late tokens signed
 /// with them get `retired_key` instead of `unknown_kid`. Bounded so that
 /// years of rotations cannot grow memory.
-pub const RETIRED_KIDS_KEPT: usize = 32;
-
-/// Which place in the ring a key holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Slot {
-    /// The key tokens are signed with now.
-    Current,
-    /// The key being rotated out.
-    Previous,
-}
-
-impl Slot {
-    /// The label value, `current` or `previous`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Current => "current",
-            Self::Previous => "previous",
-        }
-    }
-}
-
-impl fmt::Display for Slot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+const RETIRED_KIDS_KEPT: usize = 32;
 
 /// Why a ring change was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -98,6 +62,42 @@ pub enum RetireError {
     /// The previous key is still in use; see the blockers.
     #[error("the previous key is not eligible for retirement")]
     NotEligible(Eligibility),
+}
+
+/// What [`KeyRing::retire`] retires: the previous key, optionally named
+/// by kid, and whether its usage may stop it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct RetireRequest {
+    kid: Option<String>,
+    force: bool,
+}
+
+impl RetireRequest {
+    /// The previous key, whichever kid it has, once it is eligible.
+    pub fn previous() -> Self {
+        Self {
+            kid: None,
+            force: false,
+        }
+    }
+
+    /// The previous key only while its kid is `kid`: a retirement replayed
+    /// after another rotation is refused instead of dropping the new
+    /// previous key.
+    pub fn kid(kid: impl Into<String>) -> Self {
+        Self {
+            kid: Some(kid.into()),
+            force: false,
+        }
+    }
+
+    /// Even while the key is still in use: its blockers are ignored, and
+    /// clients still holding its tokens get `retired_key`.
+    pub fn force(mut self) -> Self {
+        self.force = true;
+        self
+    }
 }
 
 /// A key in its slot, with its hot-path counter resolved.
@@ -175,6 +175,24 @@ pub(crate) enum KidLookup<'a> {
 }
 
 impl Snapshot {
+    /// A snapshot with an empty header memo (headers are read anew for
+    /// every published change). [`KeyRing::update`] sets the generation.
+    fn new(
+        current: SlottedKey,
+        previous: Option<SlottedKey>,
+        retired: Vec<Arc<str>>,
+        file_keys: Option<KeySet>,
+    ) -> Self {
+        Self {
+            current,
+            previous,
+            retired,
+            file_keys,
+            generation: 0,
+            headers: HeaderMemo::default(),
+        }
+    }
+
     pub(crate) fn find(&self, kid: &str) -> KidLookup<'_> {
         if self.current.key.kid() == kid {
             return KidLookup::Found(&self.current);
@@ -206,6 +224,29 @@ impl Snapshot {
 
 /// A handle on the key ring. Clones share the same ring: give one to each
 /// [`JwtLayer`](crate::JwtLayer) and keep one to rotate or retire keys.
+///
+/// The ring holds one current key, at most one previous key, and the kids
+/// retired so far, as an immutable snapshot behind `arc-swap`.
+///
+/// A request loads the snapshot once and sees one consistent state for its
+/// whole verification. Every change (rotation, retirement, reload) builds a
+/// new snapshot from the old one and publishes it whole; changes are
+/// serialized by a mutex so that two of them never interleave. Readers never
+/// wait for it.
+///
+/// ```
+/// use jwt_rollover::{Algorithm, Key, KeyRing, KeySet, Metrics, Slot};
+///
+/// let registry = prometheus::Registry::new();
+/// let old = Key::hmac(Some("2026-10"), Algorithm::HS256, b"old-secret-old-secret-old-secret")?;
+/// let ring = KeyRing::new(KeySet::new(old, None)?, Metrics::new(&registry)?);
+///
+/// let new = Key::hmac(Some("2026-11"), Algorithm::HS256, b"new-secret-new-secret-new-secret")?;
+/// ring.rotate(new)?;
+/// assert_eq!(ring.current_kid(), "2026-11");
+/// assert_eq!(ring.previous_kid().as_deref(), Some("2026-10"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct KeyRing {
     shared: Arc<Shared>,
@@ -260,7 +301,7 @@ impl KeyRingBuilder {
 
     /// The keys came from this file: [`KeyRing::reload`] and
     /// [`KeyRing::watch`] re-read it, in its configured format, and apply
-    /// the changes by the [transition rules](crate::source). A bare path is
+    /// the changes by the [transition rules](KeyRing::reload). A bare path is
     /// a JWKS file; name a raw secret file with
     /// [`KeyFile::secret`](crate::keys::KeyFile::secret).
     pub fn with_source(mut self, file: impl Into<KeyFile>) -> Self {
@@ -275,15 +316,12 @@ impl KeyRingBuilder {
         let capacity = self.policy.tracker_capacity();
         let file_keys = self.source.is_some().then(|| self.keys.clone());
         let (current, previous) = self.keys.into_parts();
-        let snapshot = Snapshot {
-            current: slotted(&self.metrics, current, Slot::Current, now, capacity),
-            previous: previous
-                .map(|key| slotted(&self.metrics, key, Slot::Previous, now, capacity)),
-            retired: Vec::new(),
+        let snapshot = Snapshot::new(
+            slotted(&self.metrics, current, Slot::Current, now, capacity),
+            previous.map(|key| slotted(&self.metrics, key, Slot::Previous, now, capacity)),
+            Vec::new(),
             file_keys,
-            generation: 0,
-            headers: HeaderMemo::default(),
-        };
+        );
         publish_metrics(&self.metrics, None, &snapshot);
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -413,34 +451,50 @@ impl KeyRing {
                 "rotated: new current key"
             );
         }
-        Snapshot {
-            current: place(plan.current, Slot::Current),
-            previous: plan.previous.map(|key| place(key, Slot::Previous)),
+        Snapshot::new(
+            place(plan.current, Slot::Current),
+            plan.previous.map(|key| place(key, Slot::Previous)),
             retired,
             file_keys,
-            generation: 0,
-            headers: HeaderMemo::default(),
-        }
+        )
     }
 
-    /// Drops the previous key, whatever its usage, and returns its kid
-    /// (`None` when there was no previous key). Tokens signed with it get
-    /// `retired_key` from then on. [`KeyRing::retire`] is the checked form.
-    pub fn retire_previous(&self, trigger: RetireTrigger) -> Option<String> {
-        self.retire(None, true, trigger).ok()
-    }
-
-    /// Retires the previous key if it is eligible under the policy (or
-    /// `force`), and if it is `expected_kid` when one is given, so that a
-    /// request meant for one key can never drop another. The check and the
-    /// retirement happen under the ring's writer lock: two concurrent calls
-    /// retire at most once. Returns the retired kid.
+    /// Retires the previous key as `request` says: only if it is eligible
+    /// under the policy (unless [forced](RetireRequest::force)), and only
+    /// if it is the kid the request names, so that a request meant for one
+    /// key can never drop another. The check and the retirement happen
+    /// under the ring's writer lock: two concurrent calls retire at most
+    /// once. Tokens signed with the retired key get `retired_key` from then
+    /// on. Returns the retired kid; counted with trigger `admin`.
+    ///
+    /// ```
+    /// use jwt_rollover::{Algorithm, Key, KeyRing, KeySet, Metrics, RetireError, RetireRequest};
+    ///
+    /// let key = |kid, secret: &[u8]| Key::hmac(Some(kid), Algorithm::HS256, secret);
+    /// let keys = KeySet::new(
+    ///     key("2026-11", b"new-secret-new-secret-new-secret")?,
+    ///     Some(key("2026-10", b"old-secret-old-secret-old-secret")?),
+    /// )?;
+    /// let ring = KeyRing::new(keys, Metrics::new(&prometheus::Registry::new())?);
+    ///
+    /// // Just rotated: the previous key is not eligible yet (min_age).
+    /// let refused = ring.retire(RetireRequest::kid("2026-10"));
+    /// assert!(matches!(refused, Err(RetireError::NotEligible(_))));
+    /// // Forced, it goes.
+    /// assert_eq!(ring.retire(RetireRequest::kid("2026-10").force())?, "2026-10");
+    /// assert_eq!(ring.previous_kid(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// [`RetireError::NoPrevious`], [`RetireError::KidMismatch`], or
     /// [`RetireError::NotEligible`] with the blockers.
-    pub fn retire(
+    pub fn retire(&self, request: RetireRequest) -> Result<String, RetireError> {
+        self.retire_as(request.kid.as_deref(), request.force, RetireTrigger::Admin)
+    }
+
+    fn retire_as(
         &self,
         expected_kid: Option<&str>,
         force: bool,
@@ -473,14 +527,12 @@ impl KeyRing {
                 "retired previous key"
             );
             retired_kid = previous.key.kid().to_owned();
-            Ok(Snapshot {
-                current: reuse(&old.current),
-                previous: None,
+            Ok(Snapshot::new(
+                reuse(&old.current),
+                None,
                 retired,
-                file_keys: old.file_keys.clone(),
-                generation: 0,
-                headers: HeaderMemo::default(),
-            })
+                old.file_keys.clone(),
+            ))
         })?;
         Ok(retired_kid)
     }
@@ -502,7 +554,7 @@ impl KeyRing {
         if !self.shared.policy.auto() {
             return None;
         }
-        self.retire(Some(&expected), false, RetireTrigger::Auto)
+        self.retire_as(Some(&expected), false, RetireTrigger::Auto)
             .ok()
     }
 

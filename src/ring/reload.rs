@@ -1,37 +1,14 @@
 //! The key file behind a ring: reloading it, refusing bad content whole,
-//! and what the admin status shows about it.
-//!
-//! [`KeyRing::reload`] reads the file through its path (which, on a
-//! Kubernetes Secret volume, resolves the `..data` symlink to the newest
-//! version), and then:
-//!
-//! - **unchanged** content (same SHA-256 as the last attempt, or the same
-//!   keys) changes nothing: `jwt_key_reloads_total{result="unchanged"}`;
-//! - **bad** content (unreadable or missing, empty, not parseable, a weak
-//!   key, more than two keys...) is refused whole and the last good ring
-//!   stays: `jwt_key_reloads_total{result="error"}`, one log line per
-//!   distinct failure (never the key material), and the error in the status;
-//! - **new** keys are applied by the [transition rules](crate::transition)
-//!   and published as one snapshot: `jwt_key_reloads_total{result="success"}`.
-//!
-//! The file is read in its configured [format](crate::keys::KeyFormat),
-//! regular files only, on a thread of its own with a time bound
-//! ([`KeyFile`]); no lock that requests or the status
-//! need is held meanwhile.
-//!
-//! The status reports the path and format, the last attempt and success,
-//! the last error, a short content hash (the first 16 hex digits of
-//! SHA-256), and a read that has not returned yet.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 
-use crate::crypto;
+use crate::keys::crypto;
 use crate::keys::{KeyError, KeyFile, KeySet};
 use crate::ring::KeyRing;
-use crate::transition;
+use crate::ring::transition;
 
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,9 +38,8 @@ pub enum ReloadError {
 }
 
 /// The result label of `jwt_key_reloads_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReloadResult {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReloadResult {
     /// New keys applied.
     Success,
     /// Content refused.
@@ -74,7 +50,7 @@ pub enum ReloadResult {
 
 impl ReloadResult {
     /// The label value.
-    pub const fn as_str(self) -> &'static str {
+    const fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::Error => "error",
@@ -92,8 +68,9 @@ pub struct SourceStatus {
     pub last_reload: Option<u64>,
     /// Unix second of the last reload that applied new keys.
     pub last_success: Option<u64>,
-    /// The last attempt's result.
-    pub last_result: Option<ReloadResult>,
+    /// The last attempt's result: `success`, `error` or `unchanged`, as
+    /// the `result` label of `jwt_key_reloads_total`.
+    pub last_result: Option<&'static str>,
     /// Why the current content is refused, while it is.
     pub last_error: Option<String>,
     /// First 16 hex digits of the SHA-256 of the content last read.
@@ -160,7 +137,7 @@ impl Source {
             format: self.file.format().as_str(),
             last_reload: state.last_reload,
             last_success: state.last_success,
-            last_result: state.last_result,
+            last_result: state.last_result.map(ReloadResult::as_str),
             last_error: state.last_error.clone(),
             content_hash: state.content_hash.clone(),
             read_in_progress: self.file.reading_since().map(|since| ReadInProgress {
@@ -186,8 +163,50 @@ fn same_keys(a: &KeySet, b: &KeySet) -> bool {
 }
 
 impl KeyRing {
-    /// Re-reads the key file and applies what changed. See the
-    /// [module docs](crate::source).
+    /// Re-reads the key file and applies what changed.
+    ///
+    /// [`KeyRing::reload`] reads the file through its path (which, on a
+    /// Kubernetes Secret volume, resolves the `..data` symlink to the newest
+    /// version), and then:
+    ///
+    /// - **unchanged** content (same SHA-256 as the last attempt, or the same
+    ///   keys) changes nothing: `jwt_key_reloads_total{result="unchanged"}`;
+    /// - **bad** content (unreadable or missing, empty, not parseable, a weak
+    ///   key, more than two keys...) is refused whole and the last good ring
+    ///   stays: `jwt_key_reloads_total{result="error"}`, one log line per
+    ///   distinct failure (never the key material), and the error in the status;
+    /// - **new** keys are applied by the transition rules below and
+    ///   published as one snapshot: `jwt_key_reloads_total{result="success"}`.
+    ///
+    /// The file is read in its configured [format](crate::keys::KeyFormat),
+    /// regular files only, on a thread of its own with a time bound
+    /// ([`KeyFile`]); no lock that requests or the status
+    /// need is held meanwhile.
+    ///
+    /// The status reports the path and format, the last attempt and success,
+    /// the last error, a short content hash (the first 16 hex digits of
+    /// SHA-256), and a read that has not returned yet.
+    ///
+    /// # Transition rules
+    ///
+    /// Let N be the new file's keys, in order:
+    ///
+    /// | situation | current | previous |
+    /// |---|---|---|
+    /// | N has two keys | N\[0\] | N\[1\] |
+    /// | N has one key, different from the old current | N\[0\] | the old current (demoted in memory) |
+    /// | N has one key, same as current, the old file listed the previous key | N\[0\] | none (retired, trigger `source`) |
+    /// | N has one key, same as current, previous was demoted in memory | N\[0\] | unchanged |
+    ///
+    /// And across all rows:
+    ///
+    /// - a key that leaves the ring is retired (trigger `source`): its kid is
+    ///   remembered, so its late tokens get `retired_key`;
+    /// - a retired kid never comes back as previous (a file listing it second
+    ///   gets no previous key, and a warning); it may come back as current, a
+    ///   rollback, which clears its retirement;
+    /// - "same" means the same kid; a kid listed with new material takes the new
+    ///   material (the file is the source of truth).
     ///
     /// # Errors
     ///

@@ -1,28 +1,10 @@
 //! When the previous key may be dropped: the policy, and eligibility as a
-//! pure function of the key's usage and the time.
-//!
-//! The previous key is **eligible** for retirement when all of these hold:
-//!
-//! 1. **`min_age`** (default 1 h): it has been previous for at least this
-//!    long. Set it to *at least the longest token lifetime plus the leeway*:
-//!    a token signed just before the rotation may not be presented for a
-//!    while, and until it expires nobody has seen it, so no usage count can
-//!    protect it. With 1 h tokens and the default 60 s leeway, use 61 min or more.
-//! 2. **`quiet`** (default 10 min): no token matched it for this long.
-//! 3. **live tokens = 0**: every distinct previous-key token seen has
-//!    expired (`exp` + leeway passed; a token without `exp` counts as live
-//!    until `quiet` has passed since its last use). See [`crate::tracker`](self).
-//!
-//! With auto retirement on (the default), [`KeyRing::spawn_auto_retire`](crate::KeyRing::spawn_auto_retire)
-//! checks every `check_interval` and retires an eligible key (trigger `auto`).
-//! An operator can retire earlier through the admin API, which refuses with
-//! the blockers below unless forced.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::tracker::{DEFAULT_TRACKER_CAPACITY, LiveTokens};
+use crate::ring::tracker::{DEFAULT_TRACKER_CAPACITY, LiveTokens};
 
 /// When the previous key may be retired, and whether that happens by itself.
 ///
@@ -36,6 +18,24 @@ use crate::tracker::{DEFAULT_TRACKER_CAPACITY, LiveTokens};
 ///     .with_quiet(Duration::from_secs(5 * 60));
 /// assert!(policy.auto());
 /// ```
+///
+/// The previous key is **eligible** for retirement when all of these hold:
+///
+/// 1. **`min_age`** (default 1 h): it has been previous for at least this
+///    long. Set it to *at least the longest token lifetime plus the leeway*:
+///    a token signed just before the rotation may not be presented for a
+///    while, and until it expires nobody has seen it, so no usage count can
+///    protect it. With 1 h tokens and the default 60 s leeway, use 61 min or more.
+/// 2. **`quiet`** (default 10 min): no token matched it for this long.
+/// 3. **live tokens = 0**: every distinct previous-key token seen has
+///    expired (`exp` + leeway passed; a token without `exp` counts as live
+///    until `quiet` has passed since its last use). The tokens are counted by
+///    a bounded tracker ([`RetirePolicy::with_tracker_capacity`]).
+///
+/// With auto retirement on (the default), [`KeyRing::spawn_auto_retire`](crate::KeyRing::spawn_auto_retire)
+/// checks every `check_interval` and retires an eligible key (trigger `auto`).
+/// An operator can retire earlier through the admin API, which refuses with
+/// the blockers below unless forced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetirePolicy {
     min_age: Duration,

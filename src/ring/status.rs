@@ -38,8 +38,10 @@
 
 use serde::Serialize;
 
-use crate::retire::{Eligibility, RetirePolicy};
-use crate::source::SourceStatus;
+use super::retire::RetirePolicy;
+
+pub use super::reload::{ReadInProgress, SourceStatus};
+pub use super::retire::{Blocker, BlockerKind, Eligibility};
 
 /// The whole ring at one instant.
 #[derive(Debug, Clone, Serialize)]

@@ -25,7 +25,7 @@ use std::hash::BuildHasher;
 use crate::prehashed::PrehashedMap;
 
 /// Default number of distinct previous-key tokens tracked individually.
-pub const DEFAULT_TRACKER_CAPACITY: usize = 100_000;
+pub(crate) const DEFAULT_TRACKER_CAPACITY: usize = 100_000;
 
 /// How much of a token's (base64url) signature identifies it: 16
 /// characters, 96 bits.

@@ -1,24 +1,5 @@
 //! What a changed key file does to the ring: a pure function from the ring's
 //! keys, the file's last good keys and its new keys to the next ring.
-//!
-//! Let N be the new file's keys, in order:
-//!
-//! | situation | current | previous |
-//! |---|---|---|
-//! | N has two keys | N\[0\] | N\[1\] |
-//! | N has one key, different from the old current | N\[0\] | the old current (demoted in memory) |
-//! | N has one key, same as current, the old file listed the previous key | N\[0\] | none (retired, trigger `source`) |
-//! | N has one key, same as current, previous was demoted in memory | N\[0\] | unchanged |
-//!
-//! And across all rows:
-//!
-//! - a key that leaves the ring is retired (trigger `source`): its kid is
-//!   remembered, so its late tokens get `retired_key`;
-//! - a retired kid never comes back as previous (a file listing it second
-//!   gets no previous key, and a warning); it may come back as current, a
-//!   rollback, which clears its retirement;
-//! - "same" means the same kid; a kid listed with new material takes the new
-//!   material (the file is the source of truth).
 
 use std::sync::Arc;
 
@@ -100,7 +81,7 @@ pub(crate) fn transition(ring: RingKeys<'_>, old_file: &KeySet, new_file: &KeySe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Algorithm;
+    use jsonwebtoken::Algorithm;
 
     fn key(kid: &str) -> Key {
         let secret = format!("{kid}-secret-padding-to-32-bytes-at-least");

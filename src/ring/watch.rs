@@ -1,52 +1,4 @@
 //! Hot reload: watch the key file and reload the ring when it changes.
-//!
-//! Kubernetes updates a Secret volume with its AtomicWriter: it writes a new
-//! `..<timestamp>` directory, points a new `..data_tmp` symlink at it,
-//! renames that over `..data` (atomic), and deletes the old directory. The
-//! visible `jwks.json` is a symlink `jwks.json -> ..data/jwks.json`. So file
-//! mtimes never change, a watch on the file itself dies with the old
-//! directory, and the swap arrives as create/rename events on the mount
-//! directory (kubernetes/kubernetes#111947, notify-rs/notify#381).
-//!
-//! Hence the watcher:
-//!
-//! - watches the file's **parent directory** (the mount root, which
-//!   survives every swap) with `notify`, non-recursively;
-//! - treats every event there only as a hint: it waits until events stop for
-//!   `debounce` (at most `max_delay` in a storm), then re-reads the file
-//!   through its path, which resolves `..data` to the newest version;
-//! - hashes the content, so an event that changed nothing is an
-//!   `unchanged` reload;
-//! - also reloads every `poll_interval` (default 60 s), for filesystems
-//!   whose events go missing (NFS, some FUSE mounts), or when the watch
-//!   cannot be set up at all;
-//! - keeps the last good keys when the content is bad, mid-swap or not
-//!   (see [`crate::source`]).
-//!
-//! At start it logs one line naming the layout it found: a Secret volume
-//! (`..data` beside the file) or a plain file, reloaded on rename or on an
-//! in-place write.
-//!
-//! The watcher needs a tokio runtime: [`KeyRing::watch`] spawns its task on
-//! the current one, and returns [`WatchError::NoRuntime`] outside one
-//! instead of panicking. Without tokio, call [`KeyRing::reload`] yourself
-//! (for example from a timer or a signal handler).
-//!
-//! ```no_run
-//! use jwt_rollover::{KeyRing, Metrics};
-//! use jwt_rollover::watch::WatchOptions;
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use jwt_rollover::keys::KeyFile;
-//!
-//! let file = KeyFile::jwks("/etc/jwt/jwks.json");
-//! let ring = KeyRing::builder(file.load()?, Metrics::new(&prometheus::Registry::new())?)
-//!     .with_source(file)
-//!     .build();
-//! let _watcher = ring.watch(WatchOptions::default())?; // stops when dropped
-//! # Ok(())
-//! # }
-//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -115,16 +67,16 @@ pub enum WatchError {
 
 /// How the key file is mounted, as detected at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+pub enum KeyFileLayout {
     /// A Kubernetes Secret or ConfigMap volume: `..data` beside the file.
     SecretVolume,
     /// Any other file.
     PlainFile,
 }
 
-impl Layout {
+impl KeyFileLayout {
     /// Looks for `..data` beside `path`.
-    pub fn detect(path: &Path) -> Self {
+    fn detect(path: &Path) -> Self {
         if parent_dir(path).join("..data").exists() {
             Self::SecretVolume
         } else {
@@ -145,14 +97,14 @@ fn parent_dir(path: &Path) -> PathBuf {
 #[must_use = "the watcher stops when this handle is dropped"]
 pub struct KeyWatcher {
     task: tokio::task::JoinHandle<()>,
-    layout: Layout,
+    layout: KeyFileLayout,
     // Kept alive for its events; dropping it removes the watch.
     events: Option<notify::RecommendedWatcher>,
 }
 
 impl KeyWatcher {
     /// The layout detected at start.
-    pub fn layout(&self) -> Layout {
+    pub fn layout(&self) -> KeyFileLayout {
         self.layout
     }
 
@@ -169,7 +121,55 @@ impl Drop for KeyWatcher {
 }
 
 impl KeyRing {
-    /// Starts watching the ring's key file. See the [module docs](crate::watch).
+    /// Starts watching the ring's key file, and reloads it when it changes.
+    ///
+    /// Kubernetes updates a Secret volume with its AtomicWriter: it writes a new
+    /// `..<timestamp>` directory, points a new `..data_tmp` symlink at it,
+    /// renames that over `..data` (atomic), and deletes the old directory. The
+    /// visible `jwks.json` is a symlink `jwks.json -> ..data/jwks.json`. So file
+    /// mtimes never change, a watch on the file itself dies with the old
+    /// directory, and the swap arrives as create/rename events on the mount
+    /// directory (kubernetes/kubernetes#111947, notify-rs/notify#381).
+    ///
+    /// Hence the watcher:
+    ///
+    /// - watches the file's **parent directory** (the mount root, which
+    ///   survives every swap) with `notify`, non-recursively;
+    /// - treats every event there only as a hint: it waits until events stop for
+    ///   `debounce` (at most `max_delay` in a storm), then re-reads the file
+    ///   through its path, which resolves `..data` to the newest version;
+    /// - hashes the content, so an event that changed nothing is an
+    ///   `unchanged` reload;
+    /// - also reloads every `poll_interval` (default 60 s), for filesystems
+    ///   whose events go missing (NFS, some FUSE mounts), or when the watch
+    ///   cannot be set up at all;
+    /// - keeps the last good keys when the content is bad, mid-swap or not
+    ///   (see [`KeyRing::reload`]).
+    ///
+    /// At start it logs one line naming the layout it found: a Secret volume
+    /// (`..data` beside the file) or a plain file, reloaded on rename or on an
+    /// in-place write.
+    ///
+    /// The watcher needs a tokio runtime: [`KeyRing::watch`] spawns its task on
+    /// the current one, and returns [`WatchError::NoRuntime`] outside one
+    /// instead of panicking. Without tokio, call [`KeyRing::reload`] yourself
+    /// (for example from a timer or a signal handler).
+    ///
+    /// ```no_run
+    /// use jwt_rollover::{KeyRing, Metrics};
+    /// use jwt_rollover::WatchOptions;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use jwt_rollover::KeyFile;
+    ///
+    /// let file = KeyFile::jwks("/etc/jwt/jwks.json");
+    /// let ring = KeyRing::builder(file.load()?, Metrics::new(&prometheus::Registry::new())?)
+    ///     .with_source(file)
+    ///     .build();
+    /// let _watcher = ring.watch(WatchOptions::default())?; // stops when dropped
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -179,15 +179,15 @@ impl KeyRing {
     pub fn watch(&self, options: WatchOptions) -> Result<KeyWatcher, WatchError> {
         let path = self.source().ok_or(WatchError::NoSource)?.path().to_owned();
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| WatchError::NoRuntime)?;
-        let layout = Layout::detect(&path);
+        let layout = KeyFileLayout::detect(&path);
         let dir = parent_dir(&path);
         match layout {
-            Layout::SecretVolume => tracing::info!(
+            KeyFileLayout::SecretVolume => tracing::info!(
                 path = %path.display(),
                 poll = ?options.poll_interval,
                 "watching a Kubernetes Secret volume (..data beside the file): reloading on ..data swaps"
             ),
-            Layout::PlainFile => tracing::info!(
+            KeyFileLayout::PlainFile => tracing::info!(
                 path = %path.display(),
                 poll = ?options.poll_interval,
                 "watching a plain file: reloading on rename or in-place write"

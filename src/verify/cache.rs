@@ -1,49 +1,12 @@
 //! A cache of verified tokens, so that a client presenting the same token
-//! again skips base64, JSON and, above all, the signature check.
-//!
-//! It is **off by default**: an HS256 verification already costs about a
-//! microsecond, and a cache trades memory for that. Turn it on with
-//! [`JwtLayer::with_token_cache`](crate::JwtLayer::with_token_cache) when
-//! clients reuse tokens and verification shows up in profiles, above all
-//! with RSA, ECDSA or EdDSA keys (tens of microseconds per check).
-//!
-//! What it guarantees:
-//!
-//! - **Exact match.** An entry is found by a hash of the end of the token
-//!   (its signature), then compared byte for byte with the whole token; a
-//!   hash never decides alone.
-//! - **Bounded.** At most `max_entries` entries and about `max_bytes` of
-//!   memory (each entry counts its token, its claims' JSON size and a fixed
-//!   overhead). When full, an entry is evicted to make room.
-//! - **Never past `exp`.** An entry is used only while the token itself
-//!   would still be accepted (`exp` + leeway, and after `nbf` - leeway).
-//!   Tokens without `exp` are not cached.
-//! - **Invalidated by any ring change.** Each entry remembers the ring's
-//!   generation; a rotation, retirement or reload makes every older entry
-//!   stale, so a retired key's tokens are refused at once.
-//! - **Counted like a miss.** A hit still counts
-//!   `jwt_verifications_total{slot,kid}` and feeds the previous-key
-//!   tracker, so metrics and retirement see every request.
-//! - **Hot tokens are copied per thread.** A token one thread finds in
-//!   the shared shards twice in a row (by hash slot) is verified once more
-//!   on that thread and kept in the thread's own slots, with claims of its
-//!   own: one hot token served by every core would otherwise have every
-//!   core take the same shard lock and count on the same claims `Arc`,
-//!   which made a hit 3x slower on two cores (`benches/contention.rs`). A
-//!   copy obeys the same rules (exact token, generation, `exp`); there are
-//!   at most four per thread slot (16 slots), each within a shard's byte
-//!   bound.
-//!
-//! Metrics: `jwt_token_cache_hits_total`, `jwt_token_cache_misses_total`,
-//! `jwt_token_cache_evictions_total`.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
+use crate::keys::Slot;
+use crate::metrics::sharded::{self, CachePadded};
 use crate::prehashed::PrehashedMap;
-use crate::ring::Slot;
-use crate::sharded::{self, CachePadded};
 
 /// Sizing of the verified-token cache.
 ///
@@ -55,6 +18,45 @@ use crate::sharded::{self, CachePadded};
 ///     .with_max_bytes(64 << 20);
 /// assert_eq!(config.max_entries(), 50_000);
 /// ```
+///
+/// A cache of verified tokens, so that a client presenting the same token
+/// again skips base64, JSON and, above all, the signature check.
+///
+/// It is **off by default**: an HS256 verification already costs about a
+/// microsecond, and a cache trades memory for that. Turn it on with
+/// [`JwtLayer::with_token_cache`](crate::JwtLayer::with_token_cache) when
+/// clients reuse tokens and verification shows up in profiles, above all
+/// with RSA, ECDSA or EdDSA keys (tens of microseconds per check).
+///
+/// What it guarantees:
+///
+/// - **Exact match.** An entry is found by a hash of the end of the token
+///   (its signature), then compared byte for byte with the whole token; a
+///   hash never decides alone.
+/// - **Bounded.** At most `max_entries` entries and about `max_bytes` of
+///   memory (each entry counts its token, its claims' JSON size and a fixed
+///   overhead). When full, an entry is evicted to make room.
+/// - **Never past `exp`.** An entry is used only while the token itself
+///   would still be accepted (`exp` + leeway, and after `nbf` - leeway).
+///   Tokens without `exp` are not cached.
+/// - **Invalidated by any ring change.** Each entry remembers the ring's
+///   generation; a rotation, retirement or reload makes every older entry
+///   stale, so a retired key's tokens are refused at once.
+/// - **Counted like a miss.** A hit still counts
+///   `jwt_verifications_total{slot,kid}` and feeds the previous-key
+///   tracker, so metrics and retirement see every request.
+/// - **Hot tokens are copied per thread.** A token one thread finds in
+///   the shared shards twice in a row (by hash slot) is verified once more
+///   on that thread and kept in the thread's own slots, with claims of its
+///   own: one hot token served by every core would otherwise have every
+///   core take the same shard lock and count on the same claims `Arc`,
+///   which made a hit 3x slower on two cores (`benches/contention.rs`). A
+///   copy obeys the same rules (exact token, generation, `exp`); there are
+///   at most four per thread slot (16 slots), each within a shard's byte
+///   bound.
+///
+/// Metrics: `jwt_token_cache_hits_total`, `jwt_token_cache_misses_total`,
+/// `jwt_token_cache_evictions_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenCacheConfig {
     max_entries: usize,

@@ -1,15 +1,11 @@
-//! What a verified request carries: the typed claims and which key matched,
-//! and the axum extractor that hands them to a handler.
+//! What a verification yields: the typed claims and which key matched.
+//! The axum extractor that hands them to a handler is in the layer.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use http::StatusCode;
-use http::request::Parts;
 use serde::Serialize;
 
-use crate::ring::Slot;
+use crate::keys::Slot;
 
 /// Which key verified the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,45 +89,5 @@ impl<C> Clone for Verified<C> {
             claims: Arc::clone(&self.claims),
             key: self.key.clone(),
         }
-    }
-}
-
-impl<C, S> FromRequestParts<S> for Verified<C>
-where
-    C: Send + Sync + 'static,
-    S: Send + Sync,
-{
-    type Rejection = (StatusCode, String);
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Self>().cloned().ok_or_else(|| {
-            tracing::error!(
-                claims = std::any::type_name::<C>(),
-                "Verified extractor used where no JwtLayer with these claims ran"
-            );
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!(
-                    "no verified token of claims type `{}`: is JwtLayer<{0}> applied to this route?",
-                    std::any::type_name::<C>()
-                ),
-            )
-        })
-    }
-}
-
-/// `Option<Verified<C>>` never fails: `None` where the layer did not run.
-impl<C, S> OptionalFromRequestParts<S> for Verified<C>
-where
-    C: Send + Sync + 'static,
-    S: Send + Sync,
-{
-    type Rejection = Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Self>().cloned())
     }
 }

@@ -47,7 +47,7 @@
 //! What remains is the application's claims type (and, once per ring
 //! snapshot and distinct header, the header memo's entry).
 //!
-//! [`header_memo`]: crate::header_memo
+//! [`header_memo`]: crate::ring::header_memo
 
 use std::borrow::Cow;
 use std::fmt;
@@ -171,7 +171,7 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
 }
 
 /// Verifies `token` against the keys of `snapshot`.
-pub(crate) fn verify<'s, 't, C: DeserializeOwned>(
+pub(crate) fn check<'s, 't, C: DeserializeOwned>(
     token: &'t str,
     snapshot: &'s Snapshot,
     rules: &Rules,

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use crate::cache::{self, Lookup, TokenCache};
+use crate::keys::Slot;
 use crate::rejection::Rejection;
-use crate::ring::{KeyRing, KidLookup, Slot, SlottedKey, Snapshot};
-use crate::verified::{KeyMatch, Verified};
-use crate::verify::{self, Rules};
+use crate::ring::{KeyRing, KidLookup, SlottedKey, Snapshot};
+use crate::verify::cache::{self, Lookup, TokenCache};
+use crate::verify::outcome::{KeyMatch, Verified};
+use crate::verify::token::{self, Rules};
 
 /// Verifies tokens against a [`KeyRing`] with a layer's rules, and counts
 /// them in the ring's metrics exactly as the layer does (verifications by
@@ -83,7 +84,7 @@ impl<C: DeserializeOwned> VerifierCore<C> {
             }
             ring.metrics().token_cache_missed();
         }
-        let accepted = verify::verify::<C>(token, &snapshot, &self.rules, now)?;
+        let accepted = token::check::<C>(token, &snapshot, &self.rules, now)?;
         self.count(accepted.key, now, accepted.exp, || accepted.signature);
         let key = KeyMatch {
             kid: accepted.key.key.kid_arc().clone(),
@@ -113,7 +114,7 @@ impl<C: DeserializeOwned> VerifierCore<C> {
     /// never cached: its claims come back as the error.
     fn cache_entry(
         &self,
-        accepted: verify::Accepted<'_, '_, C>,
+        accepted: token::Accepted<'_, '_, C>,
         generation: u64,
     ) -> Result<cache::Verified<C>, C> {
         let Some(exp) = accepted.exp else {
@@ -149,7 +150,7 @@ impl<C: DeserializeOwned> VerifierCore<C> {
         if hit.promote {
             // Hot on this thread: verified again (the same answer, as the
             // ring has not changed), and kept with claims of its own.
-            if let Ok(accepted) = verify::verify::<C>(token, snapshot, &self.rules, now)
+            if let Ok(accepted) = token::check::<C>(token, snapshot, &self.rules, now)
                 && let Ok(entry) = self.cache_entry(accepted, snapshot.generation)
             {
                 hit.claims = entry.claims.clone();

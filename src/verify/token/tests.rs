@@ -10,13 +10,17 @@ thread_local! {
 // signature checks that costs), which malformed tokens are refused and
 // where, and how the registered claims are judged.
 
-use crate::test_keys::{ED25519_X, P256_X, P256_Y, P384_X, P384_Y, RSA_2048_N};
+use crate::keys::test_keys::{ED25519_X, P256_X, P256_Y, P384_X, P384_Y, RSA_2048_N};
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::{Key, KeyRing, KeySet, ManualClock, Metrics, RejectionReason, RetireTrigger, Slot};
+use crate::clock::ManualClock;
+use crate::keys::{Key, KeySet, Slot};
+use crate::metrics::Metrics;
+use crate::rejection::RejectionReason;
+use crate::ring::{KeyRing, RetireRequest};
 
 /// The time every test verifies at.
 const NOW: u64 = 1_800_000_000;
@@ -103,7 +107,9 @@ fn admin_retired_ring() -> KeyRing {
         .unwrap(),
     );
     assert_eq!(
-        ring.retire_previous(RetireTrigger::Admin).as_deref(),
+        ring.retire(RetireRequest::previous().force())
+            .ok()
+            .as_deref(),
         Some("prev")
     );
     ring
@@ -122,7 +128,7 @@ fn mixed_ring() -> KeyRing {
 
 /// A token minted by jsonwebtoken, as a real signer would.
 fn mint(alg: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Value) -> String {
-    crate::crypto::ensure_provider();
+    crate::keys::crypto::ensure_provider();
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_owned);
     jsonwebtoken::encode(&header, claims, key).unwrap()
@@ -135,7 +141,7 @@ fn mint_hs(alg: Algorithm, kid: Option<&str>, secret: &[u8]) -> String {
 /// A token with exactly this header and payload text, HS256-signed with
 /// `secret`: for headers and payloads no well-behaved library writes.
 fn signed(header: &str, payload: &str, secret: &[u8]) -> String {
-    crate::crypto::ensure_provider();
+    crate::keys::crypto::ensure_provider();
     let input = format!("{}.{}", b64(header), b64(payload));
     let signature = jsonwebtoken::crypto::sign(
         input.as_bytes(),
@@ -167,7 +173,7 @@ fn accepted(kid: &str, slot: Slot) -> Outcome {
 fn run<C: DeserializeOwned>(token: &str, ring: &KeyRing, rules: &Rules) -> (Outcome, usize) {
     let snapshot = ring.load();
     let before = CRYPTO_CALLS.with(Cell::get);
-    let outcome = verify::<C>(token, &snapshot, rules, NOW)
+    let outcome = check::<C>(token, &snapshot, rules, NOW)
         .map(|accepted| (accepted.key.key.kid().to_owned(), accepted.key.slot))
         .map_err(|rejection| rejection.reason());
     let calls = CRYPTO_CALLS.with(Cell::get) - before;
@@ -1296,7 +1302,7 @@ fn claims_table() {
         let token = signed(CUR_HEADER, &payload, CURRENT_SECRET);
         let snapshot = ring.load();
         let before = CRYPTO_CALLS.with(Cell::get);
-        let outcome = verify::<Value>(&token, &snapshot, rules, NOW)
+        let outcome = check::<Value>(&token, &snapshot, rules, NOW)
             .map(|accepted| {
                 assert_eq!(accepted.key.slot, Slot::Current, "{name}");
                 accepted.exp
@@ -1369,7 +1375,7 @@ fn claims_must_fit_the_application_type() {
     for (name, payload, expected) in cases {
         let token = signed(CUR_HEADER, &payload, CURRENT_SECRET);
         let snapshot = ring.load();
-        let outcome = verify::<Subject>(&token, &snapshot, &rules, NOW)
+        let outcome = check::<Subject>(&token, &snapshot, &rules, NOW)
             .map(|accepted| accepted.claims)
             .map_err(|rejection| rejection.reason());
         let expected = expected.map(|sub| Subject {
@@ -1388,7 +1394,7 @@ fn raw_value_claims_verify_through_the_fallback() {
     let snapshot = ring.load();
     let payload = format!(r#"{{"sub":"alice","exp":{}}}"#, NOW + 3600);
     let token = signed(CUR_HEADER, &payload, CURRENT_SECRET);
-    let accepted = verify::<Box<RawValue>>(&token, &snapshot, &rules, NOW).expect("accepted");
+    let accepted = check::<Box<RawValue>>(&token, &snapshot, &rules, NOW).expect("accepted");
     assert_eq!(accepted.claims.get(), payload);
     assert_eq!(accepted.exp, Some(NOW + 3600));
 
@@ -1397,7 +1403,7 @@ fn raw_value_claims_verify_through_the_fallback() {
         &format!(r#"{{"sub":"alice","exp":{}}}"#, NOW - 3600),
         CURRENT_SECRET,
     );
-    let rejection = verify::<Box<RawValue>>(&expired, &snapshot, &rules, NOW).unwrap_err();
+    let rejection = check::<Box<RawValue>>(&expired, &snapshot, &rules, NOW).unwrap_err();
     assert_eq!(rejection.reason(), RejectionReason::Expired);
 }
 
@@ -1452,7 +1458,7 @@ fn remembered_headers_change_no_outcome() {
     assert_eq!(warm.load().headers.len(), 3, "refused tokens add no header");
 
     // A new ring state starts with an empty memo.
-    warm.retire_previous(RetireTrigger::Admin);
+    warm.retire(RetireRequest::previous().force()).unwrap();
     assert_eq!(warm.load().headers.len(), 0);
     assert_eq!(
         run::<Value>(&tokens[1], &warm, &rules).0,

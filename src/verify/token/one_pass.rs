@@ -270,7 +270,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::verify::RegisteredSeed;
+    use crate::verify::token::RegisteredSeed;
 
     /// Registered claims as comparable text.
     fn raw(registered: &Registered<'_>) -> [Option<String>; 5] {
