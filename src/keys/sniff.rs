@@ -52,18 +52,22 @@ pub(super) fn json_shape(document: &Value) -> &'static str {
 /// trimmed): what it looks like when it is printable text shaped like a
 /// key or a document. Binary secrets are never refused here.
 pub(super) fn not_a_secret(secret: &[u8]) -> Option<&'static str> {
-    if let Some(text) = secret.strip_prefix(UTF8_BOM)
-        && printable(text)
-    {
-        return Some("text behind a UTF-8 byte order mark");
-    }
     if utf16_text(secret) {
         return Some(UTF16_BOM_FOUND);
     }
-    if !printable(secret) {
+    let text = secret.trim_ascii_start();
+    // PEM armour is never random bytes: refused whatever follows it.
+    if text.starts_with(b"-----BEGIN ") {
+        return document_kind(text);
+    }
+    if let Some(rest) = text.strip_prefix(UTF8_BOM)
+        && printable(rest)
+    {
+        return Some("text behind a UTF-8 byte order mark");
+    }
+    if !printable(text) {
         return None;
     }
-    let text = secret.trim_ascii_start();
     if let Some(kind) = document_kind(text) {
         return Some(kind);
     }
@@ -106,12 +110,13 @@ fn document_kind(text: &[u8]) -> Option<&'static str> {
     None
 }
 
-/// UTF-8 without control characters other than tab, CR and LF.
+/// UTF-8 without control characters other than ASCII whitespace (tab,
+/// CR, LF, vertical tab, form feed): what the sniffer may trim.
 fn printable(bytes: &[u8]) -> bool {
     std::str::from_utf8(bytes).is_ok_and(|text| {
         !text
             .chars()
-            .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n' | '\x0b' | '\x0c'))
     })
 }
 

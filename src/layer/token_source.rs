@@ -70,8 +70,10 @@ impl TokenSource {
         max_bytes: usize,
     ) -> Result<&'h str, Rejection> {
         let token = match &self.kind {
-            Kind::Bearer(name) => bearer(single_header(headers, name, max_bytes)?)?,
-            Kind::Header(name) => single_header(headers, name, max_bytes)?,
+            // The scheme first: another scheme is no token at all, whatever
+            // bytes its credential holds (a Latin-1 Basic password).
+            Kind::Bearer(name) => text(bearer(single_header(headers, name, max_bytes)?)?)?,
+            Kind::Header(name) => text(single_header(headers, name, max_bytes)?)?,
             Kind::Cookie(name) => cookie(headers, name, max_bytes)?,
         };
         if token.len() > max_bytes {
@@ -102,7 +104,7 @@ fn single_header<'h>(
     headers: &'h HeaderMap,
     name: &HeaderName,
     max_bytes: usize,
-) -> Result<&'h str, Rejection> {
+) -> Result<&'h [u8], Rejection> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Err(Rejection::new(Reason::Missing, "the request has no token"));
@@ -119,23 +121,25 @@ fn single_header<'h>(
             "the token is longer than allowed",
         ));
     }
-    // One UTF-8 check, a word at a time on ASCII (`HeaderValue::to_str`
-    // goes byte by byte). Non-ASCII text that is valid UTF-8 passes here
-    // and is refused by the base64url decoders, `malformed` either way.
-    std::str::from_utf8(value.as_bytes())
+    Ok(value.as_bytes())
+}
+
+/// One UTF-8 check, a word at a time on ASCII (`HeaderValue::to_str` goes
+/// byte by byte). Non-ASCII text that is valid UTF-8 passes here and is
+/// refused by the base64url decoders, `malformed` either way.
+fn text(credential: &[u8]) -> Result<&str, Rejection> {
+    std::str::from_utf8(credential)
         .map_err(|_| Rejection::new(Reason::Malformed, "the credential header is not ASCII"))
 }
 
 /// `Bearer <token>`: the scheme is case-insensitive (RFC 7235), followed by
 /// one or more spaces (RFC 6750's `"Bearer" 1*SP b64token`). Any other
 /// scheme counts as no token at all, as RFC 6750 section 3.1 asks.
-fn bearer(value: &str) -> Result<&str, Rejection> {
-    let token = bearer_credential(value.as_bytes()).ok_or(Rejection::new(
+fn bearer(value: &[u8]) -> Result<&[u8], Rejection> {
+    bearer_credential(value).ok_or(Rejection::new(
         Reason::Missing,
         "the request has no Bearer token",
-    ))?;
-    // The prefix cut was ASCII, so the rest is still valid UTF-8.
-    Ok(&value[value.len() - token.len()..])
+    ))
 }
 
 /// The credential of an `Authorization: Bearer <credential>` value, or
