@@ -33,8 +33,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::State;
-use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -42,13 +40,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
-use jwt_rollover::WatchOptions;
-use jwt_rollover::admin::{AdminAuth, admin_router};
+use jwt_rollover::admin::AdminAuth;
 use jwt_rollover::{
-    Algorithm, JwtLayer, KeyFile, KeyFormat, KeyRing, KeySet, Metrics, RetirePolicy, Slot,
-    TokenCacheConfig, Verified,
+    Algorithm, JwtRollover, KeyFile, KeyFormat, KeyRing, KeySet, RetirePolicy, Slot, StartError,
+    TokenCacheConfig, Verified, WatchOptions,
 };
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::Registry;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -116,26 +113,23 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let key_file = KeyFile::new(&args.keys, args.key_format);
-    let keys = key_file.load().map_err(|err| {
-        format!(
-            "--keys {} (--key-format {}): {err}",
-            args.keys.display(),
-            args.key_format
-        )
-    })?;
-    let registry = Registry::new();
     let policy = RetirePolicy::default()
         .with_min_age(args.min_age)
         .with_quiet(args.quiet);
-    let ring = KeyRing::builder(keys, Metrics::new(&registry)?)
+    let rollover = JwtRollover::builder(KeyFile::new(&args.keys, args.key_format))
         .with_policy(policy)
-        .with_source(key_file)
-        .build();
-    let _auto_retire = ring.spawn_auto_retire();
-    let _watcher = ring.watch(WatchOptions::default().with_poll_interval(args.poll))?;
+        .with_watch(WatchOptions::default().with_poll_interval(args.poll))
+        .start(&Registry::new())
+        .map_err(|err| match err {
+            StartError::Keys { source, .. } => format!(
+                "--keys {} (--key-format {}): {source}",
+                args.keys.display(),
+                args.key_format
+            ),
+            other => other.to_string(),
+        })?;
 
-    let mut layer = JwtLayer::<Box<RawValue>>::new(ring.clone()).with_leeway(args.leeway);
+    let mut layer = rollover.layer::<Box<RawValue>>().with_leeway(args.leeway);
     if args.token_cache > 0 {
         layer =
             layer.with_token_cache(TokenCacheConfig::default().with_max_entries(args.token_cache));
@@ -157,21 +151,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .admin_token
         .clone()
         .unwrap_or_else(|| URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>()));
-    let admin = Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(registry)
-        .nest(
-            "/admin",
-            admin_router(
-                ring.clone(),
-                AdminAuth::bearer(&admin_token).map_err(|err| format!("--admin-token: {err}"))?,
-            ),
-        );
+    let auth = AdminAuth::bearer(&admin_token).map_err(|err| format!("--admin-token: {err}"))?;
+    let admin = rollover
+        .metrics_router()
+        .nest("/admin", rollover.admin_router(auth));
 
     let public_listener = bind("--listen", args.listen).await?;
     let admin_listener = bind("--admin-listen", args.admin_listen).await?;
 
-    print_banner(&args, &ring, &admin_token, admin_token_was_generated);
+    print_banner(
+        &args,
+        rollover.ring(),
+        &admin_token,
+        admin_token_was_generated,
+    );
 
     let public = axum::serve(public_listener, app).with_graceful_shutdown(shutdown());
     let admin = axum::serve(admin_listener, admin).with_graceful_shutdown(shutdown());
@@ -211,23 +204,6 @@ async fn bind(flag: &str, address: SocketAddr) -> Result<tokio::net::TcpListener
     tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| format!("{flag} {address}: {err}"))
-}
-
-async fn metrics(State(registry): State<Registry>) -> impl IntoResponse {
-    let encoder = TextEncoder::new();
-    let mut body = Vec::new();
-    match encoder.encode(&registry.gather(), &mut body) {
-        Ok(()) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
-            body,
-        ),
-        Err(err) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/plain".to_owned())],
-            format!("cannot encode metrics: {err}\n").into_bytes(),
-        ),
-    }
 }
 
 /// Ctrl-C, or SIGTERM (what Kubernetes sends before killing a pod): stop

@@ -58,6 +58,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use prometheus::{Encoder as _, Registry, TextEncoder};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -254,6 +255,42 @@ async fn reload(_: Authorized, State(state): State<AdminState>) -> Response {
             "reload_interrupted",
             "the reload did not finish; try again",
         ),
+    }
+}
+
+/// `GET /metrics`: `registry` in Prometheus' text format. Serve it on the
+/// admin listener, beside the admin API, never on the public one.
+///
+/// ```
+/// use axum::Router;
+/// use jwt_rollover::admin::metrics_router;
+///
+/// let registry = prometheus::Registry::new();
+/// let admin: Router = metrics_router(registry);
+/// ```
+pub fn metrics_router(registry: Registry) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(registry)
+}
+
+async fn metrics(State(registry): State<Registry>) -> Response {
+    let encoder = TextEncoder::new();
+    let mut body = Vec::new();
+    match encoder.encode(&registry.gather(), &mut body) {
+        Ok(()) => (
+            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
+            body,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot encode the metrics");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot encode the metrics\n",
+            )
+                .into_response()
+        }
     }
 }
 

@@ -24,6 +24,13 @@ pub trait Clock: Send + Sync + 'static {
     fn now_unix(&self) -> u64;
 }
 
+/// A shared clock is a clock.
+impl Clock for std::sync::Arc<dyn Clock> {
+    fn now_unix(&self) -> u64 {
+        (**self).now_unix()
+    }
+}
+
 /// The wall clock. A system clock set before 1970 reads as 0.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

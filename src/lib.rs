@@ -57,8 +57,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
-// The layers, lowest first: each imports only from the ones above it in
-// this list (`tests/architecture.rs` holds that).
+// One folder (or file) per layer; code imports only from its own layer and
+// those below it: leaves (clock, prehashed, rejection) -> keys -> metrics ->
+// ring -> verify -> layer -> admin -> rollover. `tests/architecture.rs`
+// holds that.
+#[cfg(feature = "axum")]
 pub mod admin;
 mod clock;
 mod keys;
@@ -67,6 +70,7 @@ mod metrics;
 mod prehashed;
 mod rejection;
 mod ring;
+mod rollover;
 mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -80,9 +84,12 @@ pub use metrics::Metrics;
 pub use rejection::{Rejection, RejectionReason};
 pub use ring::status;
 pub use ring::{
-    AutoRetireTask, KeyFileLayout, KeyRing, KeyRingBuilder, KeyWatcher, ReloadError, ReloadOutcome,
-    RetireError, RetirePolicy, RetireRequest, RingError, WatchError, WatchOptions,
+    AutoRetireTask, KeyRing, KeyRingBuilder, ReloadError, ReloadOutcome, RetireError, RetirePolicy,
+    RetireRequest, RingError,
 };
+#[cfg(feature = "watch")]
+pub use ring::{KeyFileLayout, KeyWatcher, WatchError, WatchOptions};
+pub use rollover::{JwtRollover, JwtRolloverBuilder, StartError};
 pub use verify::{
     DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, KeyMatch, TokenCacheConfig, Verified, Verifier,
 };

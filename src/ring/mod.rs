@@ -17,6 +17,7 @@ mod retire;
 pub mod status;
 mod tracker;
 mod transition;
+#[cfg(feature = "watch")]
 mod watch;
 
 use header_memo::HeaderMemo;
@@ -28,6 +29,7 @@ use transition::{Plan, RingKeys};
 
 pub use reload::{ReloadError, ReloadOutcome};
 pub use retire::RetirePolicy;
+#[cfg(feature = "watch")]
 pub use watch::{KeyFileLayout, KeyWatcher, WatchError, WatchOptions};
 
 /// How many retired kids the ring remembers, so that late tokens signed

@@ -15,7 +15,9 @@ const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 /// `cargo build --example server` with the features this test was built
 /// with, so the library artifact is shared; returns the executable.
 pub fn build_example_server() -> PathBuf {
-    let mut features = Vec::new();
+    // The example needs the axum and watch features, and picks the crypto
+    // backend this test was built with.
+    let mut features = vec!["axum", "watch"];
     if cfg!(feature = "aws-lc-rs") {
         features.push("aws-lc-rs");
     }
