@@ -93,8 +93,3 @@ pub use rollover::{JwtRollover, JwtRolloverBuilder, StartError};
 pub use verify::{
     DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, KeyMatch, TokenCacheConfig, Verified, Verifier,
 };
-
-// The README's Rust examples compile as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
