@@ -24,6 +24,13 @@
 //! - the primitives behind them: an `Arc` clone and drop, a `Mutex`
 //!   lock and unlock, a relaxed `fetch_add`, all on one shared object.
 //!
+//! Then previous-key traffic while Prometheus scrapes: every thread
+//! verifies previous-key tokens (recording them in the live-token tracker,
+//! which holds `SCRAPE_TRACKED` distinct tokens), first alone, then while
+//! one more thread gathers the registry in a loop, as a scrape does (the
+//! previous-key gauges read the tracker). It prints the ratio with / without
+//! the scraper: how much a scrape slows the request path.
+//!
 //! Ratios only: the machine is shared, and absolute times move.
 
 use std::hint::black_box;
@@ -38,6 +45,9 @@ use jwt_rollover::{
 use serde_json::{Value, json};
 
 const CURRENT_SECRET: &[u8] = b"contention-bench-current-secret!";
+/// Distinct previous-key tokens in the tracker while the scraper runs: the
+/// default tracker capacity, a rotation's worst case.
+const SCRAPE_TRACKED: usize = 100_000;
 const PREVIOUS_SECRET: &[u8] = b"contention-bench-previous-secret";
 
 fn token(kid: &str, secret: &[u8], sub: &str) -> String {
@@ -94,7 +104,8 @@ fn main() {
         Some(Key::hmac(Some("prev"), Algorithm::HS256, PREVIOUS_SECRET).expect("a valid key")),
     )
     .expect("two keys");
-    let metrics = Metrics::new(&prometheus::Registry::new()).expect("fresh registry");
+    let registry = prometheus::Registry::new();
+    let metrics = Metrics::new(&registry).expect("fresh registry");
     let layer = JwtLayer::<Value>::new(KeyRing::new(keys, metrics));
     let off: Verifier<Value> = layer.verifier();
     let on: Verifier<Value> = layer
@@ -199,5 +210,68 @@ fn main() {
     println!(
         "ratio 1.00: no contention. Above it, threads wait on cache lines that \
          other cores write (see docs/performance.md, 'Contention')."
+    );
+
+    scrape_case(&off, &registry, threads, rounds, smoke);
+}
+
+/// Previous-key traffic on every thread, without and with a thread that
+/// gathers the registry (a scrape) in a loop.
+fn scrape_case(
+    verifier: &Verifier<Value>,
+    registry: &prometheus::Registry,
+    threads: usize,
+    rounds: usize,
+    smoke: bool,
+) {
+    let tracked = if smoke { 1_000 } else { SCRAPE_TRACKED };
+    for user in 0..tracked {
+        let filler = token("prev", PREVIOUS_SECRET, &format!("tracked-{user}"));
+        verifier
+            .verify(&filler)
+            .expect("a previous-key token verifies");
+    }
+    let traffic: Vec<String> = (0..64)
+        .map(|user| token("prev", PREVIOUS_SECRET, &format!("traffic-{user}")))
+        .collect();
+    let iterations = if smoke { 100 } else { 100_000 };
+    let op = |thread: usize| {
+        let token = &traffic[(thread * 17 + black_box(0)) % traffic.len()];
+        black_box(verifier.verify(black_box(token)).expect("accepted"));
+    };
+    let (mut without, mut with, mut ratios, mut scrapes) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let alone = per_op_ns(threads, iterations, &op);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let gathered = AtomicU64::new(0);
+        let scraped = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    black_box(registry.gather());
+                    gathered.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let scraped = per_op_ns(threads, iterations, &op);
+            stop.store(true, Ordering::Relaxed);
+            scraped
+        });
+        without.push(alone);
+        with.push(scraped);
+        ratios.push(scraped / alone);
+        scrapes.push(gathered.load(Ordering::Relaxed) as f64);
+    }
+    println!();
+    println!(
+        "previous-key traffic on {threads} threads, {tracked} tokens tracked: \
+         without / with a scraper thread gathering the registry in a loop \
+         (median of {rounds} round(s); {:.0} scrapes per round)",
+        median(&mut scrapes)
+    );
+    println!(
+        "{:<32} {:>7.0} ns {:>9.0} ns {:>9.2}x",
+        "previous key, while scraped",
+        median(&mut without),
+        median(&mut with),
+        median(&mut ratios),
     );
 }

@@ -296,15 +296,21 @@ fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_
     let token_ref = if admin_token_was_generated {
         admin_token.to_owned()
     } else if from_env {
+        println!(
+            "  # (the admin token is the one in JWT_ROLLOVER_ADMIN_TOKEN: export it in this shell)"
+        );
         "$JWT_ROLLOVER_ADMIN_TOKEN".to_owned()
     } else {
         "<your --admin-token>".to_owned()
     };
     println!("  # the ring, and whether the previous key may be retired:");
     println!("  curl -s {admin}/admin/keys -H \"Authorization: Bearer {token_ref}\"");
-    println!(
-        "  curl -s -X POST {admin}/admin/keys/previous/retire -H \"Authorization: Bearer {token_ref}\""
-    );
+    if let Some(previous) = ring.previous_kid() {
+        // Naming the kid: a retire replayed after another rotation is refused.
+        println!(
+            "  curl -s -X POST '{admin}/admin/keys/previous/retire?kid={previous}' -H \"Authorization: Bearer {token_ref}\""
+        );
+    }
     println!();
 }
 

@@ -19,6 +19,7 @@
 //! Only requests verified by the previous key reach the tracker: current-key
 //! requests never touch it.
 
+use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
@@ -32,10 +33,21 @@ pub(crate) const DEFAULT_TRACKER_CAPACITY: usize = 100_000;
 const SIGNATURE_TAIL_BYTES: usize = 16;
 
 /// The distinct previous-key tokens seen and when each stops being live.
+///
+/// Nothing here scans every token: the request path records in O(1) (a
+/// new token also lands in its expiry second's bucket), and a scrape or a
+/// status call only visits the tokens that expired since the last look.
+/// So a request never waits behind a walk over 100k entries.
 #[derive(Debug)]
 pub(crate) struct Tracker {
     /// Signature hash -> unix second until which the token is live.
     live_until: PrehashedMap<u64>,
+    /// Each tracked token's hash, once, under the second it was live until
+    /// when it was filed. A token whose `live_until` grew since (a token
+    /// without `exp`, used again) is filed again when that second passes.
+    by_expiry: BTreeMap<u64, Vec<u64>>,
+    /// The latest `live_until` of any tracked token.
+    latest_tracked: u64,
     /// Randomly keyed per tracker, so clients cannot aim for collisions.
     hasher: RandomState,
     capacity: usize,
@@ -59,6 +71,8 @@ impl Tracker {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             live_until: PrehashedMap::default(),
+            by_expiry: BTreeMap::new(),
+            latest_tracked: 0,
             hasher: RandomState::new(),
             capacity,
             overflow_until: 0,
@@ -78,11 +92,15 @@ impl Tracker {
         let tail = &signature[signature.len().saturating_sub(SIGNATURE_TAIL_BYTES)..];
         let hash = self.hasher.hash_one(tail);
         if let Some(known) = self.live_until.get_mut(&hash) {
+            // Filed under its old second; `sweep` files it again then.
             *known = (*known).max(live_until);
+            self.latest_tracked = self.latest_tracked.max(live_until);
             return false;
         }
         if self.live_until.len() < self.capacity {
             self.live_until.insert(hash, live_until);
+            self.latest_tracked = self.latest_tracked.max(live_until);
+            self.by_expiry.entry(live_until).or_default().push(hash);
             true
         } else {
             self.overflowed = true;
@@ -92,25 +110,41 @@ impl Tracker {
     }
 
     /// Forgets tokens no longer live at `now`, making room for new ones.
+    /// Visits only the seconds that passed since the last sweep.
     pub(crate) fn sweep(&mut self, now: u64) {
-        self.live_until.retain(|_, until| *until >= now);
-    }
-
-    pub(crate) fn live(&self, now: u64) -> LiveTokens {
-        let mut count = 0;
-        let mut latest = None::<u64>;
-        for &until in self.live_until.values() {
-            if until >= now {
-                count += 1;
-                latest = Some(latest.map_or(until, |l| l.max(until)));
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if *entry.key() >= now {
+                break;
+            }
+            for hash in entry.remove() {
+                match self.live_until.get(&hash) {
+                    Some(&until) if until >= now => {
+                        self.by_expiry.entry(until).or_default().push(hash);
+                    }
+                    Some(_) => {
+                        self.live_until.remove(&hash);
+                    }
+                    None => {}
+                }
             }
         }
-        if self.overflow_until >= now && self.overflow_until > 0 {
-            count += 1;
-            latest = Some(latest.map_or(self.overflow_until, |l| l.max(self.overflow_until)));
-        }
+    }
+
+    /// The live tokens at `now`. Sweeps first, so the count is exact and
+    /// costs only the tokens that expired since the last look.
+    pub(crate) fn live(&mut self, now: u64) -> LiveTokens {
+        self.sweep(now);
+        let tracked = self.live_until.len() as u64;
+        let overflow_live = self.overflow_until >= now && self.overflow_until > 0;
+        let latest = [
+            (tracked > 0).then_some(self.latest_tracked),
+            overflow_live.then_some(self.overflow_until),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
         LiveTokens {
-            count,
+            count: tracked + u64::from(overflow_live),
             live_until: latest,
             overflowed: self.overflowed,
         }
@@ -180,6 +214,35 @@ mod tests {
         assert_eq!(tracker.live(400).live_until, Some(500));
         assert_eq!(tracker.live(501).count, 0);
         assert!(tracker.live(501).overflowed, "the overflow stays reported");
+    }
+
+    /// The incremental index against the plain definition (count the
+    /// entries still live), over uses that extend tokens without `exp` and
+    /// a clock that moves in steps.
+    #[test]
+    fn the_incremental_count_matches_a_full_count() {
+        let mut tracker = Tracker::new(1_000);
+        let mut truth: std::collections::HashMap<Vec<u8>, u64> = Default::default();
+        let mut now = 1_000;
+        for step in 0_u64..2_000 {
+            let token = format!("token-{:04}", (step * 7919) % 97).into_bytes();
+            let until = now + (step * 31) % 300;
+            tracker.record(&token, until);
+            let known = truth.entry(token).or_insert(0);
+            *known = (*known).max(until);
+            if step % 13 == 0 {
+                now += step % 50;
+                let expected = truth.values().filter(|&&u| u >= now).count() as u64;
+                let latest = truth.values().copied().filter(|&u| u >= now).max();
+                let live = tracker.live(now);
+                assert_eq!(live.count, expected, "step {step}, now {now}");
+                assert_eq!(live.live_until, latest, "step {step}, now {now}");
+                truth.retain(|_, &mut u| u >= now);
+                assert_eq!(tracker.live_until.len(), truth.len(), "swept exactly");
+            }
+        }
+        let filed: usize = tracker.by_expiry.values().map(Vec::len).sum();
+        assert_eq!(filed, tracker.live_until.len(), "each token filed once");
     }
 
     #[test]
