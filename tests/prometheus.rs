@@ -64,12 +64,14 @@ const RANGE: &str = "1m";
 
 /// Dashboard queries that must return data just after the rotation
 /// (panel title or annotation name, refId or "" for annotations).
-const MUST_SHOW_DATA_AFTER_ROTATION: [(&str, &str); 11] = [
+const MUST_SHOW_DATA_AFTER_ROTATION: [(&str, &str); 13] = [
     ("Verifications by slot and kid", "A"),
     ("Previous-key share of verifications", "A"),
     ("Previous-key live tokens", "A"),
     ("Time since the previous key was last used", "A"),
     ("Time until the previous key's latest token expires", "A"),
+    ("How long the previous key has been previous", "A"),
+    ("Token cache hit ratio", "A"),
     ("Rejections by reason", "A"),
     ("Distinct current kids", "A"),
     ("Keys loaded, per replica", "A"),
@@ -122,6 +124,8 @@ fn dashboard_and_alert_queries_run_on_a_live_rotation() {
             "2s",
             "--poll",
             "1s",
+            "--token-cache",
+            "1000",
         ]),
         &dir.path().join("server.log"),
     );
