@@ -5,7 +5,9 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use crate::keys::Slot;
-use crate::metrics::sharded::{self, CachePadded};
+use crossbeam_utils::CachePadded;
+
+use crate::metrics::sharded;
 use crate::prehashed::PrehashedMap;
 
 /// Sizing of the verified-token cache.
@@ -214,14 +216,14 @@ impl<C> TokenCache<C> {
         Self {
             shards: (0..SHARDS)
                 .map(|_| {
-                    CachePadded(Mutex::new(Shard {
+                    CachePadded::new(Mutex::new(Shard {
                         entries: PrehashedMap::default(),
                         bytes: 0,
                     }))
                 })
                 .collect(),
             hot: (0..sharded::SHARDS)
-                .map(|_| CachePadded(Mutex::new(Hot::default())))
+                .map(|_| CachePadded::new(Mutex::new(Hot::default())))
                 .collect(),
             hasher: RandomState::new(),
             max_entries_per_shard: config.max_entries.div_ceil(SHARDS).max(1),
@@ -242,7 +244,6 @@ impl<C> TokenCache<C> {
     /// This thread's copies of hot tokens.
     fn hot(&self) -> std::sync::MutexGuard<'_, Hot<C>> {
         self.hot[sharded::thread_slot()]
-            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -253,7 +254,6 @@ impl<C> TokenCache<C> {
         // A shard is consistent after every operation; a panic elsewhere
         // while holding it leaves nothing half done.
         self.shards[index]
-            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -359,11 +359,7 @@ impl<C> TokenCache<C> {
     fn hot_len(&self) -> usize {
         self.hot
             .iter()
-            .map(|hot| {
-                hot.0
-                    .lock()
-                    .map_or(0, |h| h.entries.iter().flatten().count())
-            })
+            .map(|hot| hot.lock().map_or(0, |h| h.entries.iter().flatten().count()))
             .sum()
     }
 
@@ -371,7 +367,7 @@ impl<C> TokenCache<C> {
     fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|shard| shard.0.lock().map_or(0, |s| s.entries.len()))
+            .map(|shard| shard.lock().map_or(0, |s| s.entries.len()))
             .sum()
     }
 }
