@@ -40,13 +40,29 @@ const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 /// straight to two passes instead of building a `serde_json::Error` per
 /// token to learn the same thing. A `RawValue` nested deeper (a newtype
 /// around it) is not seen here and takes the error path, as before.
+///
+/// The marker is serde_json's private name. Should serde_json rename it,
+/// the probe misses and one pass is tried; it fails (serde_json's
+/// `RawValue` visitor takes only what serde_json's own deserializer hands
+/// it), and verification takes the two passes: one error built per token,
+/// never a wrong answer
+/// (`tests::a_renamed_marker_falls_back_to_two_passes`).
 pub(super) fn wants_raw_value<C: DeserializeOwned>() -> bool {
-    matches!(C::deserialize(RawValueProbe), Err(Probed::RawValue))
+    probe_for::<C>(RAW_VALUE_TOKEN)
+}
+
+fn probe_for<C: DeserializeOwned>(marker: &'static str) -> bool {
+    matches!(
+        C::deserialize(RawValueProbe { marker }),
+        Err(Probed::RawValue)
+    )
 }
 
 /// A deserializer that refuses every request and notes whether the first
 /// one was serde_json's `RawValue` marker.
-struct RawValueProbe;
+struct RawValueProbe {
+    marker: &'static str,
+}
 
 #[derive(Debug)]
 enum Probed {
@@ -80,7 +96,7 @@ impl<'de> Deserializer<'de> for RawValueProbe {
         name: &'static str,
         _visitor: V,
     ) -> Result<V::Value, Probed> {
-        Err(if name == RAW_VALUE_TOKEN {
+        Err(if name == self.marker {
             Probed::RawValue
         } else {
             Probed::Other
@@ -410,6 +426,23 @@ mod tests {
         assert!(!wants_raw_value::<IgnoredAny>());
         assert!(!wants_raw_value::<BTreeMap<u32, String>>());
         assert!(!wants_raw_value::<Option<Box<RawValue>>>());
+    }
+
+    /// If serde_json renamed its private marker, the probe would miss; one
+    /// pass then refuses `Box<RawValue>` claims, and the caller's fallback
+    /// (two passes, `check`'s `None` arm) gives the same claims.
+    #[test]
+    fn a_renamed_marker_falls_back_to_two_passes() {
+        assert!(!probe_for::<Box<RawValue>>(
+            "$serde_json::private::RenamedRawValue"
+        ));
+        let rules = Rules::default();
+        let payload = br#"{"sub":"ada","exp":1800000000}"#;
+        assert!(claims_and_registered::<Box<RawValue>>(payload, &rules).is_err());
+        let (exp, _) = super::super::check_claims(payload, &rules, 1_700_000_000).unwrap();
+        assert_eq!(exp, Some(1_800_000_000));
+        let claims: Box<RawValue> = serde_json::from_slice(payload).unwrap();
+        assert_eq!(claims.get(), r#"{"sub":"ada","exp":1800000000}"#);
     }
 
     /// Types one pass cannot serve are told so, so that the caller falls back.
