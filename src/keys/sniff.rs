@@ -76,9 +76,11 @@ pub(super) fn not_a_secret(secret: &[u8]) -> Option<&'static str> {
         Some(b'[') => return Some("a JSON array"),
         _ => {}
     }
+    // Indentation and blank lines do not count, on the first line as on
+    // the others.
     let mut lines = text
         .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .map(<[u8]>::trim_ascii)
         .filter(|line| !line.is_empty());
     let several = lines.clone().nth(1).is_some();
     if several && !lines.all(|line| line.iter().copied().all(base64_char)) {

@@ -1025,6 +1025,11 @@ fn secret_format_refuses_keys_and_documents() {
             Refused::NotSecret("several lines of text"),
         ),
         (
+            "/etc/passwd, indented",
+            b"\troot:x:0:0:root:/root:/bin/bash\n\tbin:x:2:2:bin:/bin:/usr/sbin/nologin\n".to_vec(),
+            Refused::NotSecret("several lines of text"),
+        ),
+        (
             "YAML",
             b"---\nsecret: SECRET-32-must-never-leak-000032\n".to_vec(),
             Refused::NotSecret("a YAML document"),

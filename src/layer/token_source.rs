@@ -129,7 +129,7 @@ fn single_header<'h>(
 /// refused by the base64url decoders, `malformed` either way.
 fn text(credential: &[u8]) -> Result<&str, Rejection> {
     std::str::from_utf8(credential)
-        .map_err(|_| Rejection::new(Reason::Malformed, "the credential header is not ASCII"))
+        .map_err(|_| Rejection::new(Reason::Malformed, "the credential is not valid UTF-8"))
 }
 
 /// `Bearer <token>`: the scheme is case-insensitive (RFC 7235), followed by
