@@ -7,10 +7,12 @@
 //! ```text
 //! cargo bench --bench contention              # ~1 min
 //! CONTENTION_ROUNDS=9 cargo bench --bench contention
+//! CONTENTION_THREADS=8 cargo bench --bench contention   # oversubscribed
 //! ```
 //!
 //! For each case it times N verifications on 1 thread, then on T threads at
-//! once (T = the machine's parallelism, at least 2), interleaved over
+//! once (T = the machine's parallelism, at least 2, or
+//! `CONTENTION_THREADS`), interleaved over
 //! rounds, and prints the median per-thread cost of one operation and the
 //! ratio T-thread / 1-thread (1.00: no contention; T threads each as fast
 //! as one alone). Cases:
@@ -26,10 +28,11 @@
 //!
 //! Then previous-key traffic while Prometheus scrapes: every thread
 //! verifies previous-key tokens (recording them in the live-token tracker,
-//! which holds `SCRAPE_TRACKED` distinct tokens), first alone, then while
-//! one more thread gathers the registry in a loop, as a scrape does (the
-//! previous-key gauges read the tracker). It prints the ratio with / without
-//! the scraper: how much a scrape slows the request path.
+//! which holds `SCRAPE_TRACKED` distinct tokens) while one more thread
+//! either burns CPU (the baseline) or gathers the registry in a loop, as a
+//! scrape does (the previous-key gauges read the tracker). The ratio
+//! scraper / baseline is what a scrape costs the request path beyond the
+//! CPU it takes: waiting on the tracker's lock.
 //!
 //! Ratios only: the machine is shared, and absolute times move.
 
@@ -97,7 +100,12 @@ fn main() {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(if smoke { 1 } else { 5 });
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    // CONTENTION_THREADS=8 oversubscribes a small machine: what a
+    // many-core server sees, roughly, with every core's work interleaved.
+    let threads = std::env::var("CONTENTION_THREADS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().max(2)));
 
     let keys = KeySet::new(
         Key::hmac(Some("cur"), Algorithm::HS256, CURRENT_SECRET).expect("a valid key"),
@@ -239,38 +247,53 @@ fn scrape_case(
         let token = &traffic[(thread * 17 + black_box(0)) % traffic.len()];
         black_box(verifier.verify(black_box(token)).expect("accepted"));
     };
-    let (mut without, mut with, mut ratios, mut scrapes) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..rounds {
-        let alone = per_op_ns(threads, iterations, &op);
+    // Beside the traffic, one more thread: a scraper, or (the baseline) a
+    // thread that only burns CPU. On a machine with as many cores as
+    // traffic threads, both take CPU from the traffic alike; only the
+    // scraper can make a request wait on the tracker's lock.
+    let beside = |scrape: bool| {
         let stop = std::sync::atomic::AtomicBool::new(false);
-        let gathered = AtomicU64::new(0);
-        let scraped = std::thread::scope(|scope| {
+        let loops = AtomicU64::new(0);
+        let per_op = std::thread::scope(|scope| {
             scope.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
-                    black_box(registry.gather());
-                    gathered.fetch_add(1, Ordering::Relaxed);
+                    if scrape {
+                        black_box(registry.gather());
+                    } else {
+                        let mut spin = 0_u64;
+                        for step in 0..20_000_u64 {
+                            spin = black_box(spin.wrapping_mul(31).wrapping_add(step));
+                        }
+                    }
+                    loops.fetch_add(1, Ordering::Relaxed);
                 }
             });
-            let scraped = per_op_ns(threads, iterations, &op);
+            let per_op = per_op_ns(threads, iterations, &op);
             stop.store(true, Ordering::Relaxed);
-            scraped
+            per_op
         });
-        without.push(alone);
+        (per_op, loops.load(Ordering::Relaxed) as f64)
+    };
+    let (mut busy, mut with, mut ratios, mut scrapes) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let (baseline, _) = beside(false);
+        let (scraped, gathered) = beside(true);
+        busy.push(baseline);
         with.push(scraped);
-        ratios.push(scraped / alone);
-        scrapes.push(gathered.load(Ordering::Relaxed) as f64);
+        ratios.push(scraped / baseline);
+        scrapes.push(gathered);
     }
     println!();
     println!(
-        "previous-key traffic on {threads} threads, {tracked} tokens tracked: \
-         without / with a scraper thread gathering the registry in a loop \
+        "previous-key traffic on {threads} threads, {tracked} tokens tracked, beside \
+         a thread that burns CPU / a thread gathering the registry in a loop \
          (median of {rounds} round(s); {:.0} scrapes per round)",
         median(&mut scrapes)
     );
     println!(
         "{:<32} {:>7.0} ns {:>9.0} ns {:>9.2}x",
         "previous key, while scraped",
-        median(&mut without),
+        median(&mut busy),
         median(&mut with),
         median(&mut ratios),
     );

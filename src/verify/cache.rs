@@ -116,13 +116,10 @@ pub(crate) struct Hit<C> {
     pub(crate) kid: Arc<str>,
     pub(crate) slot: Slot,
     pub(crate) exp: Option<u64>,
-    /// Found in the shared shards a second time by this thread: verify it
-    /// again and hand the result to [`TokenCache::keep_hot`].
-    pub(crate) promote: bool,
 }
 
 /// What a successful verification leaves behind.
-pub(crate) struct Verified<C> {
+pub(crate) struct CachedToken<C> {
     /// Shared with every request that hits, so a hit copies no claims.
     pub(crate) claims: Arc<C>,
     pub(crate) kid: Arc<str>,
@@ -139,7 +136,7 @@ pub(crate) struct Verified<C> {
 
 struct Entry<C> {
     token: Box<str>,
-    verified: Verified<C>,
+    verified: CachedToken<C>,
     cost: usize,
 }
 
@@ -152,14 +149,18 @@ impl<C> Entry<C> {
             && now >= verified.valid_from
     }
 
-    fn hit(&self, promote: bool) -> Hit<C> {
-        let verified = &self.verified;
+    fn hit(&self) -> Hit<C> {
+        self.verified.hit()
+    }
+}
+
+impl<C> CachedToken<C> {
+    fn hit(&self) -> Hit<C> {
         Hit {
-            claims: verified.claims.clone(),
-            kid: verified.kid.clone(),
-            slot: verified.slot,
-            exp: Some(verified.exp),
-            promote,
+            claims: self.claims.clone(),
+            kid: self.kid.clone(),
+            slot: self.slot,
+            exp: Some(self.exp),
         }
     }
 }
@@ -203,12 +204,6 @@ pub(crate) struct TokenCache<C> {
 /// A token's slot among a thread's hot copies (the shards use the high bits).
 fn hot_slot(hash: u64) -> usize {
     hash as usize % HOT_SLOTS
-}
-
-/// Whether the lookup found a usable entry, and whether it evicted one.
-pub(crate) enum Lookup<C> {
-    Hit(Hit<C>),
-    Miss,
 }
 
 impl<C> TokenCache<C> {
@@ -260,45 +255,63 @@ impl<C> TokenCache<C> {
 
     /// Finds `token` if it was verified under ring `generation` and is
     /// still acceptable at `now`. A stale entry is dropped on the way.
-    pub(crate) fn get(&self, token: &str, generation: u64, now: u64) -> Lookup<C> {
+    ///
+    /// A token this thread finds in the shared shards a second time in a
+    /// row is hot: `verify_again` verifies it once more (the same answer,
+    /// the ring has not changed), and the thread keeps that result as a copy
+    /// of its own, with claims that share nothing with the shared entry's.
+    /// One hot token served by every core would otherwise have them all take
+    /// the same shard lock and count on the same claims `Arc`.
+    pub(crate) fn get(
+        &self,
+        token: &str,
+        generation: u64,
+        now: u64,
+        verify_again: impl FnOnce() -> Option<CachedToken<C>>,
+    ) -> Option<Hit<C>> {
         let hash = self.hash(token);
         let slot = hot_slot(hash);
-        // This thread's slot stays locked through the shard lookup, so a
-        // shared hit records itself without locking the slot again. Always
-        // slot then shard: nothing takes them the other way round.
-        let mut hot = self.hot();
-        if let Some((hot_hash, copy)) = &hot.entries[slot]
-            && *hot_hash == hash
-            && *copy.token == *token
-        {
-            if copy.usable(generation, now) {
-                return Lookup::Hit(copy.hit(false));
+        let (shared, promote) = {
+            // This thread's slot stays locked through the shard lookup, so a
+            // shared hit records itself without locking the slot again.
+            // Always slot then shard: nothing takes them the other way round.
+            let mut hot = self.hot();
+            if let Some((hot_hash, copy)) = &hot.entries[slot]
+                && *hot_hash == hash
+                && *copy.token == *token
+            {
+                if copy.usable(generation, now) {
+                    return Some(copy.hit());
+                }
+                hot.entries[slot] = None;
             }
-            hot.entries[slot] = None;
-        }
-        let mut shard = self.shard(hash);
-        // A plain lookup: `entry` would reserve room in an empty shard.
-        let Some(cached) = shard.entries.get(&hash) else {
-            return Lookup::Miss;
+            let mut shard = self.shard(hash);
+            // A plain lookup: `entry` would reserve room in an empty shard.
+            let cached = shard.entries.get(&hash)?;
+            if *cached.token != *token {
+                return None;
+            }
+            if !cached.usable(generation, now) {
+                if let Some(removed) = shard.entries.remove(&hash) {
+                    shard.bytes -= removed.cost;
+                }
+                return None;
+            }
+            let promote = hot.seen[slot] == hash;
+            hot.seen[slot] = hash;
+            (cached.hit(), promote)
         };
-        if *cached.token != *token {
-            return Lookup::Miss;
+        // Verified again with no lock held.
+        if promote && let Some(own) = verify_again() {
+            let hit = own.hit();
+            self.keep_hot(token, own);
+            return Some(hit);
         }
-        if !cached.usable(generation, now) {
-            if let Some(removed) = shard.entries.remove(&hash) {
-                shard.bytes -= removed.cost;
-            }
-            return Lookup::Miss;
-        }
-        let promote = hot.seen[slot] == hash;
-        hot.seen[slot] = hash;
-        Lookup::Hit(cached.hit(promote))
+        Some(shared)
     }
 
-    /// Keeps this thread's own copy of a token [`get`](Self::get) asked to
-    /// promote, verified again so that its claims share nothing with the
-    /// shared entry's.
-    pub(crate) fn keep_hot(&self, token: &str, verified: Verified<C>) {
+    /// Keeps this thread's own copy of a hot token.
+    fn keep_hot(&self, token: &str, verified: CachedToken<C>) {
         let cost = token.len() + verified.kid.len() + verified.claims_bytes + ENTRY_OVERHEAD_BYTES;
         if cost > self.max_bytes_per_shard {
             return;
@@ -319,7 +332,7 @@ impl<C> TokenCache<C> {
 
     /// Remembers a verified token. Returns how many entries were evicted
     /// to make room.
-    pub(crate) fn insert(&self, token: &str, verified: Verified<C>) -> u64 {
+    pub(crate) fn insert(&self, token: &str, verified: CachedToken<C>) -> u64 {
         let cost = token.len() + verified.kid.len() + verified.claims_bytes + ENTRY_OVERHEAD_BYTES;
         if cost > self.max_bytes_per_shard {
             return 0;
@@ -376,8 +389,8 @@ impl<C> TokenCache<C> {
 mod tests {
     use super::*;
 
-    fn verified(generation: u64, valid_until: u64) -> Verified<String> {
-        Verified {
+    fn verified(generation: u64, valid_until: u64) -> CachedToken<String> {
+        CachedToken {
             claims: Arc::new("claims".to_owned()),
             kid: Arc::from("k1"),
             slot: Slot::Current,
@@ -389,8 +402,18 @@ mod tests {
         }
     }
 
-    fn hit(lookup: Lookup<String>) -> bool {
-        matches!(lookup, Lookup::Hit(_))
+    /// A lookup that is never asked to verify again.
+    fn get(
+        cache: &TokenCache<String>,
+        token: &str,
+        generation: u64,
+        now: u64,
+    ) -> Option<Hit<String>> {
+        cache.get(token, generation, now, || panic!("not a second find"))
+    }
+
+    fn hit(lookup: Option<Hit<String>>) -> bool {
+        lookup.is_some()
     }
 
     #[test]
@@ -398,20 +421,20 @@ mod tests {
         let cache = TokenCache::new(TokenCacheConfig::default());
         cache.insert("h.p.sig", verified(7, 1_000));
         assert!(
-            hit(cache.get("h.p.sig", 7, 1_000)),
+            hit(get(&cache, "h.p.sig", 7, 1_000)),
             "valid through its last second"
         );
         assert!(
-            !hit(cache.get("h.other.sig", 7, 10)),
+            !hit(get(&cache, "h.other.sig", 7, 10)),
             "same signature, other token"
         );
-        assert!(!hit(cache.get("h.p.sig", 8, 10)), "the ring changed");
+        assert!(!hit(get(&cache, "h.p.sig", 8, 10)), "the ring changed");
         assert!(
-            !hit(cache.get("h.p.sig", 7, 10)),
+            !hit(get(&cache, "h.p.sig", 7, 10)),
             "a stale entry is dropped"
         );
         cache.insert("h.p.sig2", verified(7, 1_000));
-        assert!(!hit(cache.get("h.p.sig2", 7, 1_001)), "past exp + leeway");
+        assert!(!hit(get(&cache, "h.p.sig2", 7, 1_001)), "past exp + leeway");
     }
 
     #[test]
@@ -436,61 +459,80 @@ mod tests {
         assert!(small.len() <= SHARDS * 6, "{} entries", small.len());
     }
 
-    fn claims_of(lookup: Lookup<String>) -> Arc<String> {
-        match lookup {
-            Lookup::Hit(hit) => hit.claims,
-            Lookup::Miss => panic!("expected a hit"),
-        }
-    }
-
-    fn promotes(lookup: &Lookup<String>) -> bool {
-        matches!(lookup, Lookup::Hit(hit) if hit.promote)
+    fn claims_of(lookup: Option<Hit<String>>) -> Arc<String> {
+        lookup.expect("a hit").claims
     }
 
     #[test]
-    fn a_token_found_twice_by_a_thread_is_promoted_once() {
+    fn a_token_found_twice_by_a_thread_is_verified_again_and_kept_once() {
         let cache = TokenCache::new(TokenCacheConfig::default());
         cache.insert("h.p.sig", verified(7, 1_000));
-        assert!(!promotes(&cache.get("h.p.sig", 7, 10)), "first find");
-        assert!(promotes(&cache.get("h.p.sig", 7, 10)), "second find");
+        assert!(hit(get(&cache, "h.p.sig", 7, 10)), "first find");
         let own = verified(7, 1_000);
         let own_claims = own.claims.clone();
-        cache.keep_hot("h.p.sig", own);
+        let mut asked = 0;
+        let served = cache.get("h.p.sig", 7, 10, || {
+            asked += 1;
+            Some(own)
+        });
+        assert_eq!(asked, 1, "the second find verifies again");
+        assert!(
+            Arc::ptr_eq(&claims_of(served), &own_claims),
+            "the fresh result"
+        );
         assert_eq!(cache.hot_len(), 1);
-        let served = claims_of(cache.get("h.p.sig", 7, 10));
+        let served = claims_of(get(&cache, "h.p.sig", 7, 10));
         assert!(Arc::ptr_eq(&served, &own_claims), "served from the copy");
-        assert!(!promotes(&cache.get("h.p.sig", 7, 10)), "promoted once");
 
         // Another thread has no copy: it finds the shared entry.
         std::thread::scope(|scope| {
             scope.spawn(|| {
-                let there = claims_of(cache.get("h.p.sig", 7, 10));
+                let there = claims_of(get(&cache, "h.p.sig", 7, 10));
                 assert!(!Arc::ptr_eq(&there, &own_claims), "not this thread's copy");
             });
         });
+    }
+
+    /// Finds `token` twice, so the second find keeps `own` as this thread's copy.
+    fn promote(cache: &TokenCache<String>, token: &str, own: CachedToken<String>) {
+        assert!(hit(get(cache, token, own.generation, 10)));
+        assert!(hit(cache.get(token, own.generation, 10, || Some(own))));
+        assert_eq!(cache.hot_len(), 1, "kept");
+    }
+
+    /// A second find whose verification fails again (it cannot, the ring
+    /// being the same, but say it did) keeps no copy and serves the entry.
+    #[test]
+    fn a_failed_second_verification_keeps_no_copy() {
+        let cache = TokenCache::new(TokenCacheConfig::default());
+        cache.insert("h.p.sig", verified(7, 1_000));
+        assert!(hit(get(&cache, "h.p.sig", 7, 10)));
+        assert!(hit(cache.get("h.p.sig", 7, 10, || None)));
+        assert_eq!(cache.hot_len(), 0);
     }
 
     #[test]
     fn a_hot_copy_obeys_the_same_rules() {
         let cache = TokenCache::new(TokenCacheConfig::default());
         cache.insert("h.p.sig", verified(7, 1_000));
-        cache.keep_hot("h.p.sig", verified(7, 1_000));
+        promote(&cache, "h.p.sig", verified(7, 1_000));
         assert!(
-            hit(cache.get("h.p.sig", 7, 1_000)),
+            hit(get(&cache, "h.p.sig", 7, 1_000)),
             "through its last second"
         );
-        assert!(!hit(cache.get("h.other.sig", 7, 10)), "exact token only");
-        assert!(!hit(cache.get("h.p.sig", 7, 1_001)), "past exp + leeway");
+        assert!(!hit(get(&cache, "h.other.sig", 7, 10)), "exact token only");
+        assert!(!hit(get(&cache, "h.p.sig", 7, 1_001)), "past exp + leeway");
         assert_eq!(cache.hot_len(), 0, "a stale copy is dropped");
 
         cache.insert("h.p.sig", verified(7, 1_000));
-        cache.keep_hot("h.p.sig", verified(7, 1_000));
-        assert!(!hit(cache.get("h.p.sig", 8, 10)), "the ring changed");
+        promote(&cache, "h.p.sig", verified(7, 1_000));
+        assert!(!hit(get(&cache, "h.p.sig", 8, 10)), "the ring changed");
         assert_eq!(cache.hot_len(), 0);
 
         // A copy is bounded like an entry.
         let small = TokenCache::new(TokenCacheConfig::default().with_max_bytes(SHARDS * 100));
         small.keep_hot("h.p.sig", verified(1, 1_000));
+        assert!(!hit(get(&small, "h.p.sig", 1, 10)));
         assert_eq!(small.hot_len(), 0);
     }
 
@@ -498,6 +540,6 @@ mod tests {
     fn an_entry_larger_than_a_shard_is_not_kept() {
         let cache = TokenCache::new(TokenCacheConfig::default().with_max_bytes(SHARDS * 100));
         cache.insert("h.p.sig", verified(1, 1_000));
-        assert!(!hit(cache.get("h.p.sig", 1, 10)));
+        assert!(!hit(get(&cache, "h.p.sig", 1, 10)));
     }
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::keys::Slot;
 use crate::rejection::Rejection;
 use crate::ring::{KeyRing, KidLookup, SlottedKey, Snapshot};
-use crate::verify::cache::{self, Lookup, TokenCache};
+use crate::verify::cache::{self, TokenCache};
 use crate::verify::outcome::{KeyMatch, Verified};
 use crate::verify::token::{self, Rules};
 
@@ -116,12 +116,12 @@ impl<C: DeserializeOwned> VerifierCore<C> {
         &self,
         accepted: token::Accepted<'_, '_, C>,
         generation: u64,
-    ) -> Result<cache::Verified<C>, C> {
+    ) -> Result<cache::CachedToken<C>, C> {
         let Some(exp) = accepted.exp else {
             return Err(accepted.claims);
         };
         let leeway = self.rules.leeway;
-        Ok(cache::Verified {
+        Ok(cache::CachedToken {
             claims: Arc::new(accepted.claims),
             // A copy of its own, not the key's `Arc`: hits on different
             // tokens from different cores then share no reference count
@@ -144,20 +144,10 @@ impl<C: DeserializeOwned> VerifierCore<C> {
         snapshot: &Snapshot,
         now: u64,
     ) -> Option<Verified<C>> {
-        let Lookup::Hit(mut hit) = cache.get(token, snapshot.generation, now) else {
-            return None;
-        };
-        if hit.promote {
-            // Hot on this thread: verified again (the same answer, as the
-            // ring has not changed), and kept with claims of its own.
-            if let Ok(accepted) = token::check::<C>(token, snapshot, &self.rules, now)
-                && let Ok(entry) = self.cache_entry(accepted, snapshot.generation)
-            {
-                hit.claims = entry.claims.clone();
-                hit.kid = entry.kid.clone();
-                cache.keep_hot(token, entry);
-            }
-        }
+        let hit = cache.get(token, snapshot.generation, now, || {
+            let accepted = token::check::<C>(token, snapshot, &self.rules, now).ok()?;
+            self.cache_entry(accepted, snapshot.generation).ok()
+        })?;
         // Same generation, so the key is in the snapshot in the same slot.
         let KidLookup::Found(key) = snapshot.find(&hit.kid) else {
             return None;
