@@ -26,21 +26,13 @@ use jwt_rollover::{Algorithm, Key};
 use serde_json::{Value, json};
 
 use common::process::{Proc, Response, TempDir, build_example_server, free_addr, http, wait_until};
-use common::{b64, mint, rename_over, unix_now};
+use common::{PEM_PUBLIC_KEY, b64, mint, rename_over, unix_now};
 
 const ADMIN_TOKEN: &str = "example-server-test-admin-token-0123";
 const CURRENT_KID: &str = "example-current";
 const PREVIOUS_KID: &str = "example-previous";
 const CURRENT_SECRET: &[u8] = b"example-server-test-current-secret-0123";
 const PREVIOUS_SECRET: &[u8] = b"example-server-test-previous-secret-012";
-
-/// A public key as `openssl rsa -pubout` writes it: world-readable, and
-/// once loaded as an HS256 secret.
-const PEM_PUBLIC_KEY: &[u8] = b"-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo
-4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u
------END PUBLIC KEY-----
-";
 
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();

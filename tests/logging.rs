@@ -10,8 +10,6 @@
 #[allow(dead_code)]
 mod common;
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -24,6 +22,7 @@ use jwt_rollover::{
 use serde_json::{Value, json};
 use tracing_subscriber::fmt::format::FmtSpan;
 
+use common::process::TempDir;
 use common::{MIN_AGE, NOW, QUIET, b64, bearer, mint, policy, rename_over, send, whoami_router};
 
 // ---------------------------------------------------------------------------
@@ -48,33 +47,6 @@ impl std::io::Write for Captured {
 impl Captured {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-/// A unique directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "jwt-rollover-logging-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -10,8 +10,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use base64::Engine as _;
@@ -27,6 +25,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{Map, Value, json};
 
+use common::process::TempDir;
 use common::{
     NEW_KID, NEW_SECRET, NOW, OLD_KID, OLD_SECRET, TestRing, b64, mint, new_and_old_keys, policy,
     request, send, whoami_router,
@@ -610,33 +609,6 @@ proptest! {
 // ---------------------------------------------------------------------------
 // 2. Reload transitions
 // ---------------------------------------------------------------------------
-
-/// A unique directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "jwt-rollover-props-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The HMAC keys files are built from. The last one reuses the kid `k1`
 /// with other material.

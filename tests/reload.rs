@@ -17,8 +17,8 @@ use std::fmt::Display;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use http::{Method, StatusCode};
@@ -29,6 +29,8 @@ use jwt_rollover::{KeyFileLayout, KeyWatcher, WatchError, WatchOptions};
 use prometheus::Registry;
 use serde_json::{Value, json};
 
+use common::process::TempDir;
+use common::{PASSWD, PEM_PUBLIC_KEY};
 use common::{
     b64, bearer, metric_value, mint, rename_over, request, send, unix_now, whoami_router,
 };
@@ -77,40 +79,6 @@ fn poll_options() -> WatchOptions {
 // ---------------------------------------------------------------------------
 // Temporary directories and the kubelet AtomicWriter
 // ---------------------------------------------------------------------------
-
-/// A unique directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "jwt-rollover-reload-{tag}-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A Kubernetes Secret volume, updated the way the kubelet's AtomicWriter
 /// does it: visible names are symlinks `name -> ..data/name`, `..data` is a
@@ -760,18 +728,6 @@ fn bad_jwks_cases() -> Vec<BadCase> {
         },
     ]
 }
-
-/// A public key as `openssl rsa -pubout` writes it.
-const PEM_PUBLIC_KEY: &[u8] = b"-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo
-4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u
------END PUBLIC KEY-----
-";
-
-/// What a wrong key path (or a symlink to the wrong file) gives.
-const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/bash
-daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
-";
 
 /// Bad contents of a raw secret file: too short or empty, or printable
 /// text shaped like a key or a document.

@@ -47,6 +47,20 @@ pub const OLD_KID: &str = "kid-old";
 pub const NEW_SECRET: &[u8] = b"new-secret-new-secret-new-secret-!!";
 pub const OLD_SECRET: &[u8] = b"old-secret-old-secret-old-secret-!!";
 
+/// A public key as `openssl rsa -pubout` writes it: world-readable, and
+/// once loaded as an HMAC secret when the format was guessed.
+pub const PEM_PUBLIC_KEY: &[u8] = b"-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo
+4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u
+-----END PUBLIC KEY-----
+";
+
+/// The shape of `/etc/passwd`: what a wrong key path (or a symlink to the
+/// wrong file) gives.
+pub const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+";
+
 /// An HS256 key.
 pub fn hmac(kid: &str, secret: &[u8]) -> Key {
     Key::hmac(Some(kid), Algorithm::HS256, secret).unwrap()
