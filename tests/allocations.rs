@@ -21,7 +21,7 @@
 //! one), and `IgnoreAll`, which reads any claims object and keeps nothing,
 //! so that its total *is* the crate's own.
 //!
-//! Where the crate's own allocations come from (src/verify.rs):
+//! Where the crate's own allocations come from (src/verify/token.rs):
 //!
 //! - none for a typical token: header and payload decode on the stack, the
 //!   kid and the claim names are borrowed (through `Text`: serde's own

@@ -1,5 +1,5 @@
 //! Differential test: the hand-written one-pass verification path
-//! (`src/verify.rs`, reached through the public [`Verifier`]) against
+//! (`src/verify/token.rs`, reached through the public [`Verifier`]) against
 //! `jsonwebtoken::decode::<serde_json::Value>` with the same keys and
 //! equivalent validation.
 //!
@@ -2802,7 +2802,7 @@ fn plain_tokens_agree_in_every_rules_set() {
 }
 
 // The three tests below fail today: undocumented differences where we accept
-// what jsonwebtoken refuses. Each is either a bug in `src/verify.rs` or a
+// what jsonwebtoken refuses. Each is either a bug in `src/verify/token.rs` or a
 // difference to document there (and then to mark `documented` in `Class`).
 
 /// `{"sub":"alice","sub":"admin"}`: jsonwebtoken refuses a duplicate `sub`;

@@ -1429,7 +1429,7 @@ async fn rotation_under_load_never_rejects_a_key_that_stays() {
 // Findings: these fail against the crate as it is (see the report)
 // ---------------------------------------------------------------------------
 
-/// src/verify.rs documents the header check as "JSON object"; serde's
+/// src/verify/token.rs documents the header check as "JSON object"; serde's
 /// derived `Deserialize` for `JoseHeader` also accepts a JSON array (fields
 /// by position), so `["HS256","kid-new"]` passes as `alg`/`kid`.
 #[tokio::test]
@@ -1462,7 +1462,7 @@ async fn crit_header_is_refused_even_when_null() {
 }
 
 /// Numbers beyond even f64 are not NumericDates either: `invalid_claims`,
-/// as src/verify.rs documents (the registered claims are read raw, so the
+/// as src/verify/token.rs documents (the registered claims are read raw, so the
 /// number's size is judged by the claim check, not the JSON parser).
 #[tokio::test]
 async fn numeric_dates_beyond_f64_are_invalid_claims() {

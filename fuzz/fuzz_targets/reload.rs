@@ -1,5 +1,5 @@
 //! Fuzz target: sequences of key file contents through `KeyRing::reload`,
-//! checked against the transition table of `src/transition.rs`.
+//! checked against the transition table of `src/ring/transition.rs`.
 //!
 //! The input is a script. Its first byte picks the file the ring starts
 //! from; every following pair of bytes (at most [`MAX_STEPS`]) is one new

@@ -3,7 +3,7 @@
 //!
 //! Nothing here chooses a format: the format is configured. These checks
 //! only name what was found, and refuse raw-secret content that no secret
-//! generator would write (see the [module docs](crate::keys)).
+//! generator would write (see [`KeySet`](crate::keys::KeySet)).
 
 use serde_json::Value;
 
