@@ -12,7 +12,7 @@
 //!   panels that matter must show data.
 //!
 //! Both need `prometheus` and `promtool` on `PATH`, so they are
-//! `#[ignore]`d with that reason: `cargo test` lists them as ignored, and
+//! marked `ignore` with that reason: `cargo test` lists them as ignored, and
 //! `.ci/run` installs Debian's `prometheus` package and runs them with
 //! `--include-ignored`, where a missing tool is a failure, never a skip.
 
