@@ -213,37 +213,10 @@ impl fmt::Debug for KeyFile {
     }
 }
 
-/// A bare path is a JWKS file, the default format.
-impl From<PathBuf> for KeyFile {
-    fn from(path: PathBuf) -> Self {
-        Self::jwks(path)
-    }
-}
-
-/// A bare path is a JWKS file, the default format.
-impl From<&PathBuf> for KeyFile {
-    fn from(path: &PathBuf) -> Self {
-        Self::jwks(path.clone())
-    }
-}
-
-/// A bare path is a JWKS file, the default format.
-impl From<&Path> for KeyFile {
-    fn from(path: &Path) -> Self {
-        Self::jwks(path)
-    }
-}
-
-/// A bare path is a JWKS file, the default format.
-impl From<&str> for KeyFile {
-    fn from(path: &str) -> Self {
-        Self::jwks(path)
-    }
-}
-
-/// A bare path is a JWKS file, the default format.
-impl From<String> for KeyFile {
-    fn from(path: String) -> Self {
+/// A bare path (`&str`, `String`, `&Path`, `PathBuf`...) is a JWKS file,
+/// the default format.
+impl<P: Into<PathBuf>> From<P> for KeyFile {
+    fn from(path: P) -> Self {
         Self::jwks(path)
     }
 }
