@@ -13,7 +13,7 @@
 //!   old-key token until that expires (tokens live 15, 30 or 60 minutes), then
 //!   fetches a new-key token;
 //! - every minute: the clients due make their requests (through the real
-//!   layer, with `tower::ServiceExt::oneshot`), then `ring.check_retirement()`
+//!   layer, with `tower::ServiceExt::oneshot`), then `ring.check_retirement().await`
 //!   runs, as the auto-retire task would, until it retires the old key.
 //!
 //! Each minute it samples the real metrics from the registry
@@ -204,7 +204,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
             client.next_call = minute + client.every;
         }
-        if let Some(kid) = ring.check_retirement() {
+        if let Some(kid) = ring.check_retirement().await {
             println!("minute {minute:+}: auto retirement dropped {kid}");
             retired_at = Some(minute);
         }
@@ -272,7 +272,8 @@ fn sample(
                         .ok()
                         .and_then(|name| name.as_str().map(str::to_owned))
                         .unwrap_or_default();
-                    (name, minute_of(blocker.clears_at))
+                    // This ring has no fleet gate: its blockers all know when they clear.
+                    (name, blocker.clears_at.map_or(minute, minute_of))
                 })
                 .collect()
         })

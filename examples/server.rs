@@ -41,6 +41,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
 use jwt_rollover::admin::AdminAuth;
+use jwt_rollover::fleet::PrometheusGate;
 use jwt_rollover::{
     Algorithm, JwtRollover, KeyFile, KeyFormat, KeyRing, KeySet, RetirePolicy, Slot, StartError,
     TokenCacheConfig, Verified, WatchOptions,
@@ -92,6 +93,21 @@ struct Args {
     /// Accept only tokens with this `aud`.
     #[arg(long)]
     audience: Option<String>,
+    /// Retirement policy: how often eligibility (and the fleet gate) is checked.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    check_interval: Duration,
+    /// The fleet gate: base URL of the Prometheus that scrapes every replica
+    /// (e.g. `http://prometheus:9090`). Off when unset.
+    #[arg(long, requires = "fleet_selector")]
+    fleet_prometheus: Option<String>,
+    /// The fleet gate: a label selector matching exactly this service's
+    /// replicas, e.g. `job="orders"`.
+    #[arg(long, requires = "fleet_prometheus")]
+    fleet_selector: Option<String>,
+    /// The fleet gate: Prometheus's scrape interval for the replicas; a
+    /// replica not scraped for twice this long makes the gate undecided.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    fleet_scrape_interval: Duration,
 }
 
 #[tokio::main]
@@ -115,19 +131,25 @@ async fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let policy = RetirePolicy::default()
         .with_min_age(args.min_age)
-        .with_quiet(args.quiet);
-    let rollover = JwtRollover::builder(KeyFile::new(&args.keys, args.key_format))
+        .with_quiet(args.quiet)
+        .with_check_interval(args.check_interval);
+    let mut builder = JwtRollover::builder(KeyFile::new(&args.keys, args.key_format))
         .with_policy(policy)
-        .with_watch(WatchOptions::default().with_poll_interval(args.poll))
-        .start(&Registry::new())
-        .map_err(|err| match err {
-            StartError::Keys { source, .. } => format!(
-                "--keys {} (--key-format {}): {source}",
-                args.keys.display(),
-                args.key_format
-            ),
-            other => other.to_string(),
-        })?;
+        .with_watch(WatchOptions::default().with_poll_interval(args.poll));
+    if let (Some(url), Some(selector)) = (&args.fleet_prometheus, &args.fleet_selector) {
+        let gate = PrometheusGate::new(url, selector)
+            .map_err(|err| format!("--fleet-prometheus {url} --fleet-selector {selector}: {err}"))?
+            .with_scrape_interval(args.fleet_scrape_interval);
+        builder = builder.with_fleet_gate(gate);
+    }
+    let rollover = builder.start(&Registry::new()).map_err(|err| match err {
+        StartError::Keys { source, .. } => format!(
+            "--keys {} (--key-format {}): {source}",
+            args.keys.display(),
+            args.key_format
+        ),
+        other => other.to_string(),
+    })?;
 
     let mut layer = rollover.layer::<Box<RawValue>>().with_leeway(args.leeway);
     if args.token_cache > 0 {

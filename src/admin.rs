@@ -209,7 +209,7 @@ async fn retire(
     if query.force {
         request = request.force();
     }
-    match state.ring.retire(request) {
+    match state.ring.retire(request).await {
         Ok(_) => Json(state.ring.status()).into_response(),
         Err(err @ RetireError::NoPrevious) => {
             refusal(StatusCode::NOT_FOUND, "no_previous_key", &err.to_string())

@@ -59,11 +59,12 @@
 
 // One folder (or file) per layer; code imports only from its own layer and
 // those below it: leaves (clock, prehashed, rejection) -> keys -> metrics ->
-// ring -> verify -> layer -> admin -> rollover. `tests/architecture.rs`
+// ring -> fleet -> verify -> layer -> admin -> rollover. `tests/architecture.rs`
 // holds that.
 #[cfg(feature = "axum")]
 pub mod admin;
 mod clock;
+pub mod fleet;
 mod keys;
 mod layer;
 mod metrics;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use prometheus::Registry;
 
 use crate::clock::Clock;
+use crate::fleet::FleetGate;
 use crate::keys::{KeyError, KeyFile};
 use crate::layer::JwtLayer;
 use crate::metrics::Metrics;
@@ -61,6 +62,7 @@ pub struct JwtRolloverBuilder {
     policy: RetirePolicy,
     clock: Option<Arc<dyn Clock>>,
     metrics_prefix: Option<String>,
+    fleet_gate: Option<Arc<dyn FleetGate>>,
     #[cfg(feature = "watch")]
     watch: Option<WatchOptions>,
 }
@@ -99,6 +101,7 @@ impl JwtRollover {
             policy: RetirePolicy::default(),
             clock: None,
             metrics_prefix: None,
+            fleet_gate: None,
             #[cfg(feature = "watch")]
             watch: Some(WatchOptions::default()),
         }
@@ -177,6 +180,26 @@ impl JwtRolloverBuilder {
         self
     }
 
+    /// Retire only when the whole fleet agrees: see [`crate::fleet`] and
+    /// [`PrometheusGate`](crate::fleet::PrometheusGate).
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "prometheus-gate")]
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use jwt_rollover::{JwtRollover, KeyFile, fleet::PrometheusGate};
+    ///
+    /// let gate = PrometheusGate::new("http://prometheus.monitoring:9090", r#"job="orders""#)?;
+    /// let rollover = JwtRollover::builder(KeyFile::jwks("/etc/jwt/jwks.json"))
+    ///     .with_fleet_gate(gate)
+    ///     .start(&prometheus::Registry::new())?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_fleet_gate(mut self, gate: impl FleetGate) -> Self {
+        self.fleet_gate = Some(Arc::new(gate));
+        self
+    }
+
     /// How the key file is watched and polled (default:
     /// [`WatchOptions::default`]).
     #[cfg(feature = "watch")]
@@ -215,6 +238,9 @@ impl JwtRolloverBuilder {
             .with_source(self.file);
         if let Some(clock) = self.clock {
             builder = builder.with_clock(clock);
+        }
+        if let Some(gate) = self.fleet_gate {
+            builder = builder.with_fleet_gate(gate);
         }
         let ring = builder.build();
         #[cfg(feature = "watch")]

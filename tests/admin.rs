@@ -241,6 +241,7 @@ async fn get_keys_before_any_use_and_without_a_previous_key() {
 
     env.ring
         .retire(jwt_rollover::RetireRequest::previous().force())
+        .await
         .ok();
     assert_eq!(
         env.status().await,

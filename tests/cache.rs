@@ -131,8 +131,8 @@ fn tokens_without_exp_are_not_cached() {
     assert_eq!((env.misses(), env.hits()), (2.0, 0.0));
 }
 
-#[test]
-fn a_retirement_invalidates_the_cached_tokens_of_the_key() {
+#[tokio::test]
+async fn a_retirement_invalidates_the_cached_tokens_of_the_key() {
     let env = Env::new(Some(TokenCacheConfig::default()));
     let old = token(OLD, &json!({"exp": NOW + 600}));
     env.verifier.verify(&old).unwrap();
@@ -140,6 +140,7 @@ fn a_retirement_invalidates_the_cached_tokens_of_the_key() {
     assert_eq!(env.hits(), 1.0);
     env.ring
         .retire(RetireRequest::previous().force())
+        .await
         .ok()
         .unwrap();
     let rejection = env.verifier.verify(&old).unwrap_err();
@@ -202,8 +203,8 @@ fn the_cache_stays_within_its_entry_bound_and_counts_evictions() {
 /// A token verified again and again on one thread is served from that
 /// thread's own copy after its second hit; it must still count, expire and
 /// be invalidated exactly like any entry.
-#[test]
-fn a_hot_token_counts_expires_and_is_invalidated_like_any_hit() {
+#[tokio::test]
+async fn a_hot_token_counts_expires_and_is_invalidated_like_any_hit() {
     let env = Env::new(Some(TokenCacheConfig::default()));
     let old = token(OLD, &json!({"sub": "hot", "exp": NOW + 10}));
     let first = env.verifier.verify(&old).unwrap();
@@ -234,6 +235,7 @@ fn a_hot_token_counts_expires_and_is_invalidated_like_any_hit() {
     }
     env.ring
         .retire(RetireRequest::previous().force())
+        .await
         .ok()
         .unwrap();
     let rejection = env.verifier.verify(&fresh).unwrap_err();

@@ -402,6 +402,7 @@ async fn retired_key() {
     assert_eq!(
         env.ring
             .retire(RetireRequest::previous().force())
+            .await
             .ok()
             .as_deref(),
         Some(OLD_KID)
@@ -1024,7 +1025,10 @@ async fn previous_key_usage_gauges() {
     assert_eq!(env.gauge(EXPIRE), (NOW + 7200) as f64);
 
     // Both read 0 once there is no previous key.
-    env.ring.retire(RetireRequest::previous().force()).ok();
+    env.ring
+        .retire(RetireRequest::previous().force())
+        .await
+        .ok();
     assert_eq!(env.gauge(LAST_USED), 0.0);
     assert_eq!(env.gauge(EXPIRE), 0.0);
 }
@@ -1324,6 +1328,10 @@ async fn rotation_under_load_never_rejects_a_key_that_stays() {
         let stop = stop.clone();
         let cycles = cycles.clone();
         std::thread::spawn(move || {
+            // Retirements without a fleet gate complete at their first poll.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
             let mut done = 0_u64;
             while !stop.load(Ordering::SeqCst) {
                 ring.rotate(transient[(done % 4) as usize].clone()).unwrap();
@@ -1333,7 +1341,8 @@ async fn rotation_under_load_never_rejects_a_key_that_stays() {
                 assert_eq!(ring.current_kid(), "k0");
                 std::thread::yield_now();
                 assert!(
-                    ring.retire(RetireRequest::previous().force())
+                    runtime
+                        .block_on(ring.retire(RetireRequest::previous().force()))
                         .ok()
                         .is_some()
                 );

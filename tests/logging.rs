@@ -234,6 +234,7 @@ async fn drive_jwks_ring(sent: &mut Sent) {
     // Admin retirement of the previous key (the old current).
     assert_eq!(
         ring.retire(RetireRequest::previous().force())
+            .await
             .ok()
             .as_deref(),
         Some(CUR_KID)
@@ -245,9 +246,9 @@ async fn drive_jwks_ring(sent: &mut Sent) {
     rename_over(&path, &jwks(&[(LAST_KID, LAST_SECRET)]));
     ring.reload().expect("one new key applies");
     assert_eq!(ring.previous_kid().as_deref(), Some(NEXT_KID));
-    assert_eq!(ring.check_retirement(), None, "too early");
+    assert_eq!(ring.check_retirement().await, None, "too early");
     clock.advance(MIN_AGE + QUIET + 1);
-    assert_eq!(ring.check_retirement().as_deref(), Some(NEXT_KID));
+    assert_eq!(ring.check_retirement().await.as_deref(), Some(NEXT_KID));
     let last = sent.keep(mint(
         LAST_SECRET,
         Some(LAST_KID),
@@ -299,6 +300,7 @@ async fn drive_secret_ring(sent: &mut Sent) {
     );
     assert_eq!(
         ring.retire(RetireRequest::previous().force())
+            .await
             .ok()
             .as_deref(),
         Some(raw_kid.as_str())

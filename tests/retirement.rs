@@ -158,8 +158,22 @@ fn blockers(status: &KeyRingStatus) -> Vec<(BlockerKind, u64)> {
         .eligibility
         .blockers
         .iter()
-        .map(|b| (b.blocker, b.clears_at))
+        .map(|b| (b.blocker, local(b.clears_at)))
         .collect()
+}
+
+/// A local blocker's `clears_at`: always known.
+fn local(clears_at: Option<u64>) -> u64 {
+    clears_at.expect("local blockers know when they clear")
+}
+
+/// Runs a retirement from a plain thread: without a fleet gate it
+/// completes at its first poll.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime")
+        .block_on(future)
 }
 
 fn eligibility(status: &KeyRingStatus) -> &Eligibility {
@@ -176,7 +190,7 @@ fn assert_blockers(env: &Env, expected: &[(BlockerKind, u64, &str)]) {
     let got: Vec<_> = eligibility(&status)
         .blockers
         .iter()
-        .map(|b| (b.blocker, b.clears_at, b.detail.as_str()))
+        .map(|b| (b.blocker, local(b.clears_at), b.detail.as_str()))
         .collect();
     assert_eq!(got, expected, "at now={}", status.now);
     assert_eq!(eligibility(&status).eligible, expected.is_empty());
@@ -184,10 +198,10 @@ fn assert_blockers(env: &Env, expected: &[(BlockerKind, u64, &str)]) {
 
 /// Asserts that a checked retirement is refused with exactly the blockers
 /// the status shows, and changes nothing.
-fn assert_not_eligible(env: &Env) {
+async fn assert_not_eligible(env: &Env) {
     let status = env.ring.status();
     let before = env.retirements("admin");
-    match env.ring.retire(RetireRequest::previous()) {
+    match env.ring.retire(RetireRequest::previous()).await {
         Err(RetireError::NotEligible(refused)) => {
             assert_eq!(&refused, eligibility(&status));
             assert!(!refused.eligible);
@@ -215,10 +229,10 @@ async fn min_age_blocks_on_its_own() {
     ] {
         env.set(now);
         assert_blockers(&env, &[(BlockerKind::MinAge, NOW + MIN_AGE, detail)]);
-        assert_not_eligible(&env);
+        assert_not_eligible(&env).await;
     }
     // Auto retirement does not fire either.
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
 
     env.set(NOW + MIN_AGE);
     assert_blockers(&env, &[]);
@@ -226,7 +240,7 @@ async fn min_age_blocks_on_its_own() {
     assert_eq!(previous.last_used, None);
     assert_eq!(previous.live_tokens, 0);
     assert_eq!(
-        env.ring.retire(RetireRequest::previous()),
+        env.ring.retire(RetireRequest::previous()).await,
         Ok(OLD_KID.to_owned())
     );
     assert_eq!(env.retirements("admin"), 1.0);
@@ -263,7 +277,7 @@ async fn quiet_blocks_on_its_own() {
     assert_eq!(previous.last_used, Some(used_at));
     assert_eq!(previous.live_tokens, 0);
     assert_eq!(previous.latest_exp, Some(used_at));
-    assert_not_eligible(&env);
+    assert_not_eligible(&env).await;
 
     env.set(used_at + QUIET - 1);
     assert_blockers(
@@ -274,13 +288,13 @@ async fn quiet_blocks_on_its_own() {
             "last used 599s ago; quiet needs 600s",
         )],
     );
-    assert_not_eligible(&env);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_not_eligible(&env).await;
+    assert_eq!(env.ring.check_retirement().await, None);
 
     env.set(used_at + QUIET);
     assert_blockers(&env, &[]);
     assert_eq!(
-        env.ring.retire(RetireRequest::previous()),
+        env.ring.retire(RetireRequest::previous()).await,
         Ok(OLD_KID.to_owned())
     );
 }
@@ -310,7 +324,7 @@ async fn live_tokens_block_on_their_own() {
                 "1 previous-key token(s) not expired yet",
             )],
         );
-        assert_not_eligible(&env);
+        assert_not_eligible(&env).await;
     }
     assert_eq!(env.ring.status().previous.unwrap().live_tokens, 1);
 
@@ -319,7 +333,7 @@ async fn live_tokens_block_on_their_own() {
     assert_blockers(&env, &[]);
     assert_eq!(env.ring.status().previous.unwrap().live_tokens, 0);
     assert_eq!(
-        env.ring.retire(RetireRequest::previous()),
+        env.ring.retire(RetireRequest::previous()).await,
         Ok(OLD_KID.to_owned())
     );
 }
@@ -351,7 +365,7 @@ async fn all_three_blockers_at_once_in_policy_order() {
             ),
         ],
     );
-    assert_not_eligible(&env);
+    assert_not_eligible(&env).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -377,7 +391,7 @@ async fn auto_retirement_fires_exactly_once_when_live_tokens_reach_zero() {
             .status()
             .previous
             .map(|previous| !previous.eligibility.eligible);
-        let result = env.ring.check_retirement();
+        let result = env.ring.check_retirement().await;
         match (now.cmp(&first_eligible), result) {
             (std::cmp::Ordering::Less, None) => {
                 assert_eq!(blocked, Some(true), "at {now}");
@@ -416,14 +430,14 @@ async fn a_new_use_pushes_auto_retirement_back() {
     env.accepted(&old_token(first + 10), "previous", OLD_KID)
         .await;
     env.set(NOW + MIN_AGE);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     // Used again (another token) one second before quiet would clear.
     let second = first + QUIET - 1;
     env.set(second);
     env.accepted(&old_token(second + 10), "previous", OLD_KID)
         .await;
     env.set(first + QUIET);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     assert_eq!(
         blockers(&env.ring.status()),
         [
@@ -432,9 +446,9 @@ async fn a_new_use_pushes_auto_retirement_back() {
         ]
     );
     env.set(second + QUIET - 1);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     env.set(second + QUIET);
-    assert_eq!(env.ring.check_retirement().as_deref(), Some(OLD_KID));
+    assert_eq!(env.ring.check_retirement().await.as_deref(), Some(OLD_KID));
     assert_eq!(env.retirements("auto"), 1.0);
 }
 
@@ -519,7 +533,7 @@ async fn dropping_the_task_handle_stops_it() {
     assert_eq!(env.retirements("auto"), 0.0);
 
     // The key was eligible all along: a check does retire it.
-    assert_eq!(env.ring.check_retirement().as_deref(), Some(OLD_KID));
+    assert_eq!(env.ring.check_retirement().await.as_deref(), Some(OLD_KID));
     assert_eq!(env.retirements("auto"), 1.0);
 }
 
@@ -536,20 +550,20 @@ async fn with_auto_off_checks_never_retire() {
     env.set(NOW + 100 + LEEWAY + 1);
     // Computed at scrape time: one token expired, no check needed.
     assert_eq!(env.gauge(LIVE_GAUGE), 1.0);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     assert_eq!(env.gauge(LIVE_GAUGE), 1.0);
 
     for now in [NOW + MIN_AGE, NOW + MIN_AGE + 1, NOW + 10 * MIN_AGE] {
         env.set(now);
         assert!(env.ring.status().previous.unwrap().eligibility.eligible);
-        assert_eq!(env.ring.check_retirement(), None, "at {now}");
+        assert_eq!(env.ring.check_retirement().await, None, "at {now}");
         assert_eq!(env.gauge(LIVE_GAUGE), 0.0);
         assert_eq!(env.ring.previous_kid().as_deref(), Some(OLD_KID));
     }
     assert_eq!(env.retirements("auto"), 0.0);
     // An operator can still retire it.
     assert_eq!(
-        env.ring.retire(RetireRequest::previous()),
+        env.ring.retire(RetireRequest::previous()).await,
         Ok(OLD_KID.to_owned())
     );
 }
@@ -564,9 +578,9 @@ async fn forced_retirement_ignores_the_blockers() {
     env.accepted(&old_token(NOW + 7200), "previous", OLD_KID)
         .await;
     assert_eq!(blockers(&env.ring.status()).len(), 3);
-    assert_not_eligible(&env);
+    assert_not_eligible(&env).await;
     assert_eq!(
-        env.ring.retire(RetireRequest::previous().force()),
+        env.ring.retire(RetireRequest::previous().force()).await,
         Ok(OLD_KID.to_owned())
     );
     assert_eq!(env.retirements("admin"), 1.0);
@@ -577,11 +591,14 @@ async fn forced_retirement_ignores_the_blockers() {
     env.retired(&old_token(NOW + 7200)).await;
     // Nothing left to retire.
     assert_eq!(
-        env.ring.retire(RetireRequest::previous().force()),
+        env.ring.retire(RetireRequest::previous().force()).await,
         Err(RetireError::NoPrevious)
     );
     assert_eq!(
-        env.ring.retire(RetireRequest::previous().force()).ok(),
+        env.ring
+            .retire(RetireRequest::previous().force())
+            .await
+            .ok(),
         None
     );
     assert_eq!(env.retirements("admin"), 1.0);
@@ -596,13 +613,13 @@ async fn a_kid_mismatch_is_refused_even_when_forced() {
         previous: OLD_KID.to_owned(),
     });
     assert_eq!(
-        env.ring.retire(RetireRequest::kid("other").force()),
+        env.ring.retire(RetireRequest::kid("other").force()).await,
         mismatch
     );
-    assert_eq!(env.ring.retire(RetireRequest::kid("other")), mismatch);
+    assert_eq!(env.ring.retire(RetireRequest::kid("other")).await, mismatch);
     // The current key's kid is not the previous key either.
     assert!(matches!(
-        env.ring.retire(RetireRequest::kid(NEW_KID).force()),
+        env.ring.retire(RetireRequest::kid(NEW_KID).force()).await,
         Err(RetireError::KidMismatch { .. })
     ));
     assert_eq!(env.ring.previous_kid().as_deref(), Some(OLD_KID));
@@ -611,12 +628,12 @@ async fn a_kid_mismatch_is_refused_even_when_forced() {
     assert_eq!(env.retirements("admin"), 0.0);
 
     assert_eq!(
-        env.ring.retire(RetireRequest::kid(OLD_KID)),
+        env.ring.retire(RetireRequest::kid(OLD_KID)).await,
         Ok(OLD_KID.to_owned())
     );
     // With no previous key, a named kid gets NoPrevious.
     assert_eq!(
-        env.ring.retire(RetireRequest::kid(OLD_KID).force()),
+        env.ring.retire(RetireRequest::kid(OLD_KID).force()).await,
         Err(RetireError::NoPrevious)
     );
 }
@@ -633,6 +650,7 @@ async fn a_retired_key_can_come_back_as_current() {
     assert_eq!(
         env.ring
             .retire(RetireRequest::previous().force())
+            .await
             .ok()
             .as_deref(),
         Some(OLD_KID)
@@ -673,6 +691,7 @@ async fn a_retired_kid_never_comes_back_as_previous() {
     let old = old_token(NOW + 7200);
     env.ring
         .retire(RetireRequest::previous().force())
+        .await
         .ok()
         .unwrap();
 
@@ -734,7 +753,7 @@ async fn at_capacity_the_latest_untracked_exp_still_blocks() {
 
     // Every tracked token has expired; the untracked ones still count.
     env.set(NOW + 3000 + LEEWAY + 1);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     let previous = env.ring.status().previous.unwrap();
     assert_eq!(previous.live_tokens, 1);
     assert!(previous.live_tokens_overflowed);
@@ -750,7 +769,7 @@ async fn at_capacity_the_latest_untracked_exp_still_blocks() {
         )],
     );
     env.set(NOW + 5000 + LEEWAY);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     assert_eq!(
         blockers(&env.ring.status()),
         [(BlockerKind::LiveTokens, NOW + 5000 + LEEWAY + 1)]
@@ -764,7 +783,7 @@ async fn at_capacity_the_latest_untracked_exp_still_blocks() {
         "the overflow stays reported"
     );
     assert!(previous.eligibility.eligible);
-    assert_eq!(env.ring.check_retirement().as_deref(), Some(OLD_KID));
+    assert_eq!(env.ring.check_retirement().await.as_deref(), Some(OLD_KID));
 }
 
 #[tokio::test]
@@ -817,7 +836,7 @@ async fn tokens_without_exp_are_live_until_quiet_has_passed_since_their_last_use
 
     // Bob's token has stopped being live, alice's has not.
     env.set(start + 100 + QUIET + 1);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     assert_eq!(env.ring.status().previous.unwrap().live_tokens, 1);
     assert_eq!(env.gauge(LIVE_GAUGE), 1.0);
 
@@ -833,10 +852,10 @@ async fn tokens_without_exp_are_live_until_quiet_has_passed_since_their_last_use
             "1 previous-key token(s) not expired yet",
         )],
     );
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     env.set(start + 300 + QUIET + 1);
     assert_eq!(env.ring.status().previous.unwrap().live_tokens, 0);
-    assert_eq!(env.ring.check_retirement().as_deref(), Some(OLD_KID));
+    assert_eq!(env.ring.check_retirement().await.as_deref(), Some(OLD_KID));
 }
 
 #[tokio::test]
@@ -857,7 +876,7 @@ async fn current_key_traffic_never_touches_the_tracker() {
     assert_eq!(previous.last_used, None);
     assert_eq!(previous.latest_exp, None);
     assert!(!previous.live_tokens_overflowed);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     for gauge in [LIVE_GAUGE, LAST_USED_GAUGE, EXPIRE_GAUGE] {
         assert_eq!(env.gauge(gauge), 0.0, "{gauge}");
     }
@@ -910,7 +929,7 @@ async fn metrics_through_a_full_rotation_story() {
     assert_eq!(rotations(), 0.0);
     assert_eq!(retirements(), [0.0; 3]);
     assert_eq!(gauges(), [0.0; 3]);
-    assert_eq!(env.ring.check_retirement(), None, "no previous key");
+    assert_eq!(env.ring.check_retirement().await, None, "no previous key");
 
     // 1. Traffic on it.
     env.accepted(&token(k1, "a", NOW + 3600), "current", "k1")
@@ -957,20 +976,20 @@ async fn metrics_through_a_full_rotation_story() {
 
     // 4. The early token expires: the next check brings the gauge down.
     env.set(NOW + 1000 + LEEWAY + 1);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     assert_eq!(gauges(), [(NOW + 30) as f64, (NOW + 2000) as f64, 1.0]);
 
     // 5. Every token expired and quiet passed, but k1 has been previous
     // for less than min_age; then everything is clear: auto retirement.
     env.set(NOW + 2000 + LEEWAY + 1);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     assert_eq!(gauges(), [(NOW + 30) as f64, (NOW + 2000) as f64, 0.0]);
     assert_eq!(
         blockers(&env.ring.status()),
         [(BlockerKind::MinAge, NOW + 10 + MIN_AGE)]
     );
     env.set(NOW + 10 + MIN_AGE);
-    assert_eq!(env.ring.check_retirement().as_deref(), Some("k1"));
+    assert_eq!(env.ring.check_retirement().await.as_deref(), Some("k1"));
     assert_eq!(
         key_info(&env.registry),
         BTreeSet::from([info("current", "k2")])
@@ -1021,6 +1040,7 @@ async fn metrics_through_a_full_rotation_story() {
     assert_eq!(
         env.ring
             .retire(RetireRequest::previous().force())
+            .await
             .ok()
             .as_deref(),
         Some("k3")
@@ -1038,8 +1058,8 @@ async fn metrics_through_a_full_rotation_story() {
 // Races
 // ---------------------------------------------------------------------------
 
-#[test]
-fn concurrent_forced_retirements_retire_once() {
+#[tokio::test]
+async fn concurrent_forced_retirements_retire_once() {
     for round in 0..200 {
         let env = Env::new(policy());
         let barrier = Arc::new(Barrier::new(2));
@@ -1049,7 +1069,7 @@ fn concurrent_forced_retirements_retire_once() {
                 let barrier = barrier.clone();
                 std::thread::spawn(move || {
                     barrier.wait();
-                    ring.retire(RetireRequest::previous().force())
+                    block_on(ring.retire(RetireRequest::previous().force()))
                 })
             })
             .collect();
@@ -1083,7 +1103,7 @@ async fn verifications_racing_a_retirement_see_the_key_or_its_tombstone() {
             while done.load(Ordering::SeqCst) < BEFORE {
                 std::thread::yield_now();
             }
-            let kid = ring.retire(RetireRequest::previous().force());
+            let kid = block_on(ring.retire(RetireRequest::previous().force()));
             retired.store(true, Ordering::SeqCst);
             kid
         })
@@ -1172,7 +1192,7 @@ async fn live_gauge_agrees_with_the_status_when_the_tracker_overflows() {
     let status_count = env.ring.status().previous.unwrap().live_tokens;
     assert_eq!(status_count, 4);
     let gauge_before_check = env.gauge(LIVE_GAUGE);
-    assert_eq!(env.ring.check_retirement(), None);
+    assert_eq!(env.ring.check_retirement().await, None);
     assert_eq!(env.gauge(LIVE_GAUGE), 4.0, "after a check");
     assert_eq!(
         gauge_before_check, 4.0,
@@ -1198,7 +1218,7 @@ async fn previous_key_gauges_read_zero_after_a_retirement_under_load() {
                 while done.load(Ordering::SeqCst) < 50 {
                     std::thread::yield_now();
                 }
-                let kid = ring.retire(RetireRequest::previous().force());
+                let kid = block_on(ring.retire(RetireRequest::previous().force()));
                 while done.load(Ordering::SeqCst) < 150 {
                     std::thread::yield_now();
                 }
@@ -1231,7 +1251,7 @@ async fn previous_key_gauges_read_zero_after_a_retirement_under_load() {
         assert_eq!(retirer.join().unwrap(), Ok(OLD_KID.to_owned()));
         assert!(env.ring.status().previous.is_none());
         // A later auto-retire round does not repair them either.
-        assert_eq!(env.ring.check_retirement(), None);
+        assert_eq!(env.ring.check_retirement().await, None);
         let gauges = [LIVE_GAUGE, LAST_USED_GAUGE, EXPIRE_GAUGE].map(|name| env.gauge(name));
         if gauges != [0.0; 3] {
             stale.push((round, gauges));
@@ -1298,6 +1318,7 @@ async fn an_expired_token_of_a_retired_key_is_expired_not_retired_key() {
     let env = Env::new(policy());
     env.ring
         .retire(RetireRequest::previous().force())
+        .await
         .ok()
         .unwrap();
     env.retired(&old_token(NOW + 3600)).await;

@@ -63,6 +63,8 @@ impl RetireTrigger {
 /// | `jwt_key_rotations_total` | counter | |
 /// | `jwt_token_cache_hits_total`, `_misses_total`, `_evictions_total` | counter | |
 /// | `jwt_key_retirements_total` | counter | `trigger` |
+/// | `jwt_retire_gate_errors_total` | counter | `reason` |
+/// | `jwt_signer_key_info` | gauge (1) | `kid` |
 ///
 /// The `jwt_` prefix is configurable with [`Metrics::with_prefix`].
 ///
@@ -95,7 +97,22 @@ struct Inner {
     cache_hits: HotCounter,
     cache_misses: HotCounter,
     cache_evictions: IntCounter,
+    gate_errors: IntCounterVec,
+    // Set by the `Signer` (feature "signer"), which lands next.
+    #[allow(dead_code)]
+    signer_key: IntGaugeVec,
+    prefix: String,
 }
+
+/// The `reason` label values of `jwt_retire_gate_errors_total`, registered
+/// up front so that `increase()` sees the first error.
+pub(crate) const GATE_ERROR_REASONS: [&str; 5] = [
+    "unreachable",
+    "timeout",
+    "query_error",
+    "stale",
+    "missing_data",
+];
 
 impl Metrics {
     /// Registers the metrics with the default `jwt_` prefix.
@@ -208,6 +225,25 @@ impl Metrics {
         registry.register(Box::new(cache_hits.clone()))?;
         registry.register(Box::new(cache_misses.clone()))?;
         registry.register(Box::new(cache_evictions.clone()))?;
+        let gate_errors = IntCounterVec::new(
+            Opts::new(
+                name("retire_gate_errors_total"),
+                "Fleet gate checks that could not decide (each counts as not eligible), by reason.",
+            ),
+            &["reason"],
+        )?;
+        for reason in GATE_ERROR_REASONS {
+            gate_errors.with_label_values(&[reason]);
+        }
+        let signer_key = IntGaugeVec::new(
+            Opts::new(
+                name("signer_key_info"),
+                "The key a Signer signs with now (value 1).",
+            ),
+            &["kid"],
+        )?;
+        registry.register(Box::new(gate_errors.clone()))?;
+        registry.register(Box::new(signer_key.clone()))?;
 
         Ok(Self {
             inner: Arc::new(Inner {
@@ -221,8 +257,36 @@ impl Metrics {
                 cache_hits,
                 cache_misses,
                 cache_evictions,
+                gate_errors,
+                signer_key,
+                prefix: prefix.to_owned(),
             }),
         })
+    }
+
+    /// The metric name prefix (`jwt_` unless set): the fleet gate queries
+    /// the fleet's series by these names.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// Counts a fleet gate check that could not decide.
+    pub(crate) fn gate_error(&self, reason: &str) {
+        self.inner.gate_errors.with_label_values(&[reason]).inc();
+    }
+
+    /// Moves `jwt_signer_key_info` from the kid a signer signed with
+    /// (`old`) to the one it signs with now: the new series first, so that
+    /// a scrape never sees none.
+    #[cfg(feature = "signer")]
+    #[allow(dead_code)]
+    pub(crate) fn signer_key(&self, old: Option<&str>, new: &str) {
+        let gauge = &self.inner.signer_key;
+        gauge.with_label_values(&[new]).set(1);
+        if let Some(old) = old.filter(|old| *old != new) {
+            // An absent series is fine: nothing to forget.
+            let _ = gauge.remove_label_values(&[old]);
+        }
     }
 
     pub(crate) fn verified_counter(&self, slot: Slot, kid: &str) -> HotCounter {

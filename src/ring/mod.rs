@@ -11,6 +11,7 @@ use crate::keys::{Key, KeyFile, KeySet, Slot, crypto};
 use crate::metrics::sharded::HotCounter;
 use crate::metrics::{Metrics, PreviousGaugeValues, PreviousUsageReader, RetireTrigger};
 
+pub(crate) mod fleet;
 pub(crate) mod header_memo;
 mod reload;
 mod retire;
@@ -20,6 +21,7 @@ mod transition;
 #[cfg(feature = "watch")]
 mod watch;
 
+use fleet::{FleetCheck, FleetGate, FleetStatus, GateError, RetireQuestion};
 use header_memo::HeaderMemo;
 use reload::Source;
 use retire::{Eligibility, PreviousFacts};
@@ -36,6 +38,10 @@ pub use watch::{KeyFileLayout, KeyWatcher, WatchError, WatchOptions};
 /// with them get `retired_key` instead of `unknown_kid`. Bounded so that
 /// years of rotations cannot grow memory.
 const RETIRED_KIDS_KEPT: usize = 32;
+
+/// The longest a fleet gate may take to answer before the ring counts a
+/// `timeout`: a bound for gates that do not bound themselves.
+const FLEET_CHECK_BOUND: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why a ring change was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -263,6 +269,23 @@ struct Shared {
     policy: RetirePolicy,
     /// The key file and its reload history, when the ring has one.
     source: Option<Source>,
+    /// The fleet gate and its last answer, when the ring has one.
+    fleet: Option<FleetState>,
+}
+
+/// A fleet gate and what it last said. The mutex is held only to copy the
+/// answer in or out, never across a query.
+struct FleetState {
+    gate: Arc<dyn FleetGate>,
+    last: Mutex<Option<FleetCheck>>,
+}
+
+impl FleetState {
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<FleetCheck>> {
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Builds a [`KeyRing`] with a clock or a retirement policy other than the
@@ -286,6 +309,7 @@ pub struct KeyRingBuilder {
     clock: Arc<dyn Clock>,
     policy: RetirePolicy,
     source: Option<KeyFile>,
+    fleet_gate: Option<Arc<dyn FleetGate>>,
 }
 
 impl KeyRingBuilder {
@@ -311,6 +335,14 @@ impl KeyRingBuilder {
         self
     }
 
+    /// Retire only when `gate` says the whole fleet agrees: auto
+    /// retirement and [`KeyRing::retire`] (unless forced) then need its
+    /// answer on top of the local policy. See [`crate::fleet`].
+    pub fn with_fleet_gate(mut self, gate: impl FleetGate) -> Self {
+        self.fleet_gate = Some(Arc::new(gate));
+        self
+    }
+
     /// The ring.
     pub fn build(self) -> KeyRing {
         crypto::ensure_provider();
@@ -332,6 +364,10 @@ impl KeyRingBuilder {
             clock: self.clock,
             policy: self.policy,
             source: self.source.map(Source::new),
+            fleet: self.fleet_gate.map(|gate| FleetState {
+                gate,
+                last: Mutex::new(None),
+            }),
         });
         let reader: Weak<dyn PreviousUsageReader> = Arc::downgrade(&shared) as Weak<Shared>;
         shared.metrics.read_previous_from(reader);
@@ -360,6 +396,7 @@ impl KeyRing {
             clock: Arc::new(SystemClock),
             policy: RetirePolicy::default(),
             source: None,
+            fleet_gate: None,
         }
     }
 
@@ -492,15 +529,38 @@ impl KeyRing {
     ///
     /// [`RetireError::NoPrevious`], [`RetireError::KidMismatch`], or
     /// [`RetireError::NotEligible`] with the blockers.
-    pub fn retire(&self, request: RetireRequest) -> Result<String, RetireError> {
-        self.retire_as(request.kid.as_deref(), request.force, RetireTrigger::Admin)
+    pub async fn retire(&self, request: RetireRequest) -> Result<String, RetireError> {
+        let check = match &self.shared.fleet {
+            Some(fleet) if !request.force => {
+                let (current, previous) = {
+                    let snapshot = self.load();
+                    let previous = snapshot.previous.as_ref().ok_or(RetireError::NoPrevious)?;
+                    (
+                        snapshot.current.key.kid().to_owned(),
+                        previous.key.kid().to_owned(),
+                    )
+                };
+                Some(self.ask_fleet(fleet, current, Some(previous)).await)
+            }
+            _ => None,
+        };
+        self.retire_as(
+            request.kid.as_deref(),
+            request.force,
+            RetireTrigger::Admin,
+            check.as_ref(),
+        )
     }
 
+    /// Retires the previous key under the writer lock, if it is still
+    /// `expected_kid` and eligible: by the local policy, and by `fleet`
+    /// (the gate's answer, asked before the lock) when the ring has a gate.
     fn retire_as(
         &self,
         expected_kid: Option<&str>,
         force: bool,
         trigger: RetireTrigger,
+        fleet: Option<&FleetCheck>,
     ) -> Result<String, RetireError> {
         let now = self.now();
         let policy = &self.shared.policy;
@@ -515,7 +575,14 @@ impl KeyRing {
                     previous: previous.key.kid().to_owned(),
                 });
             }
-            let eligibility = retire::eligibility(&previous_facts(previous, now), policy, now);
+            let mut eligibility = retire::eligibility(&previous_facts(previous, now), policy, now);
+            if self.shared.fleet.is_some() {
+                eligibility.add(FleetCheck::blockers_for(
+                    fleet,
+                    old.current.key.kid(),
+                    previous.key.kid(),
+                ));
+            }
             if !eligibility.eligible && !force {
                 return Err(RetireError::NotEligible(eligibility));
             }
@@ -540,30 +607,42 @@ impl KeyRing {
     }
 
     /// One round of auto retirement: forgets expired previous-key tokens
-    /// (making room in the tracker) and, when the policy has auto
+    /// (making room in the tracker), asks the fleet gate if the ring has
+    /// one (its answer shows in the status), and, when the policy has auto
     /// retirement on and the previous key is eligible, retires it (trigger
     /// `auto`). Returns the retired kid. [`KeyRing::spawn_auto_retire`]
-    /// calls this every `check_interval`.
-    pub fn check_retirement(&self) -> Option<String> {
+    /// calls this about every `check_interval`.
+    pub async fn check_retirement(&self) -> Option<String> {
         let now = self.now();
-        let expected = {
+        let (current, previous) = {
             let snapshot = self.load();
-            let previous = snapshot.previous.as_ref()?;
-            let usage = previous.usage.as_ref()?;
-            usage.tracker().sweep(now);
-            previous.key.kid().to_owned()
+            let previous = snapshot.previous.as_ref().map(|previous| {
+                if let Some(usage) = &previous.usage {
+                    usage.tracker().sweep(now);
+                }
+                previous.key.kid().to_owned()
+            });
+            (snapshot.current.key.kid().to_owned(), previous)
         };
+        let check = match &self.shared.fleet {
+            Some(fleet) => Some(self.ask_fleet(fleet, current, previous.clone()).await),
+            None => None,
+        };
+        let previous = previous?;
         if !self.shared.policy.auto() {
             return None;
         }
-        self.retire_as(Some(&expected), false, RetireTrigger::Auto)
+        self.retire_as(Some(&previous), false, RetireTrigger::Auto, check.as_ref())
             .ok()
     }
 
     /// Spawns the auto-retire task on the current tokio runtime: it calls
-    /// [`KeyRing::check_retirement`] every `check_interval` until the
-    /// returned handle is dropped. Spawn it even with auto retirement off:
-    /// its sweeps keep the live-token tracker from filling up.
+    /// [`KeyRing::check_retirement`] at once, then again after a random
+    /// pause between half and all of `check_interval` (so that replicas do
+    /// not all query a fleet gate in the same second), until the returned
+    /// handle is dropped. Spawn it even with auto retirement off: its
+    /// sweeps keep the live-token tracker from filling up, and its fleet
+    /// checks keep the status's `fleet` section fresh.
     ///
     /// # Panics
     ///
@@ -572,14 +651,96 @@ impl KeyRing {
         let ring = self.clone();
         let interval = self.shared.policy.check_interval();
         let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticks.tick().await;
-                ring.check_retirement();
+                ring.check_retirement().await;
+                tokio::time::sleep(jittered(interval)).await;
             }
         });
         AutoRetireTask { task }
+    }
+
+    /// Is `kid` the current key on every replica? Without a fleet gate,
+    /// this replica is the fleet. A signer waits on this before it signs
+    /// with a new key, so that no replica rejects its tokens as `unknown_kid`.
+    ///
+    /// ```
+    /// # use jwt_rollover::{KeyRing, KeySet, Metrics};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let keys = KeySet::from_secret(b"a-demo-secret-of-at-least-32-bytes")?;
+    /// # let ring = KeyRing::new(keys, Metrics::new(&prometheus::Registry::new())?);
+    /// let kid = ring.current_kid();
+    /// assert!(ring.loaded_everywhere(&kid).await?);
+    /// assert!(!ring.loaded_everywhere("some-other-kid").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The gate's [`GateError`] when it could not decide (also counted in
+    /// `jwt_retire_gate_errors_total`).
+    pub async fn loaded_everywhere(&self, kid: &str) -> Result<bool, GateError> {
+        let Some(fleet) = &self.shared.fleet else {
+            return Ok(self.load().current.key.kid() == kid);
+        };
+        let answer = bounded(
+            fleet
+                .gate
+                .loaded_everywhere(kid, self.shared.metrics.prefix()),
+        )
+        .await;
+        match answer {
+            Ok(view) => Ok(view.is_open() && fleet::is_loaded_everywhere(&view, kid)),
+            Err(err) => {
+                self.count_gate_error(&err);
+                Err(err)
+            }
+        }
+    }
+
+    /// Asks the gate about retiring `previous` (or, with no previous key,
+    /// whether `current` is loaded everywhere), then remembers the answer
+    /// for the status. Never called with the writer lock held.
+    async fn ask_fleet(
+        &self,
+        fleet: &FleetState,
+        current: String,
+        previous: Option<String>,
+    ) -> FleetCheck {
+        let prefix = self.shared.metrics.prefix();
+        let answer = match &previous {
+            Some(previous) => {
+                let question = RetireQuestion {
+                    current_kid: current.clone(),
+                    previous_kid: previous.clone(),
+                    quiet: self.shared.policy.quiet(),
+                    metrics_prefix: prefix.to_owned(),
+                };
+                bounded(fleet.gate.may_retire(&question)).await
+            }
+            None => bounded(fleet.gate.loaded_everywhere(&current, prefix)).await,
+        };
+        if let Err(err) = &answer {
+            self.count_gate_error(err);
+        }
+        let check = FleetCheck {
+            checked_at: self.now(),
+            current_kid: current,
+            previous_kid: previous,
+            answer,
+        };
+        *fleet.last() = Some(check.clone());
+        check
+    }
+
+    fn count_gate_error(&self, err: &GateError) {
+        self.shared.metrics.gate_error(err.reason.as_str());
+        tracing::warn!(
+            reason = err.reason.as_str(),
+            detail = %err.detail,
+            "fleet gate could not decide; the previous key stays"
+        );
     }
 
     /// What the ring holds now, for the admin API and for logs.
@@ -593,15 +754,28 @@ impl KeyRing {
             since: key.since,
             verified: key.verified.get(),
         };
+        let fleet = self
+            .shared
+            .fleet
+            .as_ref()
+            .map(|fleet| (fleet, fleet.last().clone()));
         let previous = snapshot.previous.as_ref().map(|previous| {
             let facts = previous_facts(previous, now);
+            let mut eligibility = retire::eligibility(&facts, policy, now);
+            if let Some((_, last)) = &fleet {
+                eligibility.add(FleetCheck::blockers_for(
+                    last.as_ref(),
+                    snapshot.current.key.kid(),
+                    previous.key.kid(),
+                ));
+            }
             PreviousStatus {
                 key: key_status(previous),
                 last_used: facts.last_used,
                 live_tokens: facts.live.count,
                 live_tokens_overflowed: facts.live.overflowed,
                 latest_exp: previous.usage.as_ref().and_then(|u| u.latest_exp()),
-                eligibility: retire::eligibility(&facts, policy, now),
+                eligibility,
             }
         });
         KeyRingStatus {
@@ -611,6 +785,8 @@ impl KeyRing {
             retired: snapshot.retired.iter().map(|kid| kid.to_string()).collect(),
             policy: PolicyStatus::from(policy),
             source: self.source_status(),
+            fleet: fleet
+                .map(|(fleet, last)| FleetStatus::new(fleet.gate.describe(), last.as_ref())),
         }
     }
 
@@ -729,6 +905,34 @@ impl Drop for AutoRetireTask {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Bounds a gate's answer by [`FLEET_CHECK_BOUND`].
+async fn bounded(
+    answer: fleet::GateFuture<'_, Result<fleet::FleetView, GateError>>,
+) -> Result<fleet::FleetView, GateError> {
+    tokio::time::timeout(FLEET_CHECK_BOUND, answer)
+        .await
+        .unwrap_or_else(|_| {
+            Err(GateError::new(
+                fleet::GateErrorReason::Timeout,
+                format!(
+                    "the fleet gate gave no answer in {}s",
+                    FLEET_CHECK_BOUND.as_secs()
+                ),
+            ))
+        })
+}
+
+/// A pause between half and all of `interval`, drawn at random (from the
+/// standard library's per-process random hasher keys: no crate needed for
+/// a jitter that only has to differ between replicas).
+fn jittered(interval: std::time::Duration) -> std::time::Duration {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    let fraction = (hasher.finish() % 1_000) as u32;
+    interval / 2 + (interval / 2) * fraction / 1_000
 }
 
 fn slotted(

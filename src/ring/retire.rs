@@ -123,9 +123,12 @@ impl RetirePolicy {
     }
 }
 
-/// One condition that keeps the previous key from being retired.
+/// One condition that keeps the previous key from being retired: this
+/// replica's own (`min_age`, `quiet`, `live_tokens`) or the fleet gate's
+/// (`fleet_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BlockerKind {
     /// It has not been previous for `min_age` yet.
     MinAge,
@@ -133,17 +136,69 @@ pub enum BlockerKind {
     Quiet,
     /// Some previous-key token seen has not expired.
     LiveTokens,
+    /// A replica is down (or not scraped): its view is unknown.
+    FleetReplicaDown,
+    /// Not every replica reports this replica's current kid as current
+    /// (one has not loaded the new key yet).
+    FleetCurrentKid,
+    /// A replica reports another previous kid.
+    FleetPreviousKid,
+    /// The previous key verified tokens somewhere in the fleet within `quiet`.
+    FleetQuiet,
+    /// Previous-key tokens seen somewhere in the fleet have not expired.
+    FleetLiveTokens,
+    /// The fleet gate could not decide (or has not checked yet).
+    FleetUndecided,
 }
 
-/// A blocker and the Unix second at which it clears, if nothing else happens.
+/// A blocker, and when it clears if nothing else happens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Blocker {
     /// Which condition.
     pub blocker: BlockerKind,
-    /// Unix time at which it clears (later uses of the key push it back).
-    pub clears_at: u64,
+    /// Unix time at which it clears (later uses of the key push it back);
+    /// `None` when nobody can tell (a replica that has not reloaded).
+    pub clears_at: Option<u64>,
     /// A sentence for operators.
     pub detail: String,
+    /// For a fleet blocker: the query that blocked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// For a fleet blocker: the value that blocked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl Blocker {
+    fn local(blocker: BlockerKind, clears_at: u64, detail: String) -> Self {
+        Self {
+            blocker,
+            clears_at: Some(clears_at),
+            detail,
+            query: None,
+            value: None,
+        }
+    }
+
+    /// A fleet blocker explained by `detail`; set `clears_at`, `query` and
+    /// `value` on it when known.
+    pub fn fleet(blocker: BlockerKind, detail: impl Into<String>) -> Self {
+        Self {
+            blocker,
+            clears_at: None,
+            detail: detail.into(),
+            query: None,
+            value: None,
+        }
+    }
+
+    /// `true` for the fleet gate's blockers.
+    pub fn is_fleet(&self) -> bool {
+        !matches!(
+            self.blocker,
+            BlockerKind::MinAge | BlockerKind::Quiet | BlockerKind::LiveTokens
+        )
+    }
 }
 
 /// Whether the previous key may be retired now, and what stands in the way.
@@ -153,6 +208,14 @@ pub struct Eligibility {
     pub eligible: bool,
     /// Every condition not met yet, in the order of the policy.
     pub blockers: Vec<Blocker>,
+}
+
+impl Eligibility {
+    /// Adds blockers found elsewhere (the fleet gate's).
+    pub(crate) fn add(&mut self, blockers: Vec<Blocker>) {
+        self.blockers.extend(blockers);
+        self.eligible = self.blockers.is_empty();
+    }
 }
 
 /// The facts about the previous key that eligibility depends on.
@@ -171,28 +234,28 @@ pub(crate) fn eligibility(facts: &PreviousFacts, policy: &RetirePolicy, now: u64
     let mut blockers = Vec::new();
     let min_age_clears = facts.since.saturating_add(policy.min_age.as_secs());
     if now < min_age_clears {
-        blockers.push(Blocker {
-            blocker: BlockerKind::MinAge,
-            clears_at: min_age_clears,
-            detail: format!(
+        blockers.push(Blocker::local(
+            BlockerKind::MinAge,
+            min_age_clears,
+            format!(
                 "previous for {}s of the {}s min_age",
                 now.saturating_sub(facts.since),
                 policy.min_age.as_secs()
             ),
-        });
+        ));
     }
     if let Some(last_used) = facts.last_used {
         let quiet_clears = last_used.saturating_add(policy.quiet.as_secs());
         if now < quiet_clears {
-            blockers.push(Blocker {
-                blocker: BlockerKind::Quiet,
-                clears_at: quiet_clears,
-                detail: format!(
+            blockers.push(Blocker::local(
+                BlockerKind::Quiet,
+                quiet_clears,
+                format!(
                     "last used {}s ago; quiet needs {}s",
                     now.saturating_sub(last_used),
                     policy.quiet.as_secs()
                 ),
-            });
+            ));
         }
     }
     if let Some(live_until) = facts.live.live_until.filter(|until| *until >= now) {
@@ -201,14 +264,14 @@ pub(crate) fn eligibility(facts: &PreviousFacts, policy: &RetirePolicy, now: u64
         } else {
             ""
         };
-        blockers.push(Blocker {
-            blocker: BlockerKind::LiveTokens,
-            clears_at: live_until.saturating_add(1),
-            detail: format!(
+        blockers.push(Blocker::local(
+            BlockerKind::LiveTokens,
+            live_until.saturating_add(1),
+            format!(
                 "{lower_bound}{} previous-key token(s) not expired yet",
                 facts.live.count
             ),
-        });
+        ));
     }
     Eligibility {
         eligible: blockers.is_empty(),
@@ -288,7 +351,12 @@ mod tests {
             let kinds: Vec<_> = got
                 .blockers
                 .iter()
-                .map(|b| (b.blocker, b.clears_at))
+                .map(|b| {
+                    (
+                        b.blocker,
+                        b.clears_at.expect("local blockers know when they clear"),
+                    )
+                })
                 .collect();
             assert_eq!(kinds, *expected, "case {name:?}");
             assert_eq!(got.eligible, expected.is_empty(), "case {name:?}");

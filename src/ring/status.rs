@@ -40,6 +40,7 @@ use serde::Serialize;
 
 use super::retire::RetirePolicy;
 
+pub use super::fleet::{FleetReplicas, FleetStatus};
 pub use super::reload::{ReadInProgress, SourceStatus};
 pub use super::retire::{Blocker, BlockerKind, Eligibility};
 
@@ -58,6 +59,9 @@ pub struct KeyRingStatus {
     pub policy: PolicyStatus,
     /// The key file, when the ring has one.
     pub source: Option<SourceStatus>,
+    /// The fleet gate's last answer, when the ring has a gate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetStatus>,
 }
 
 /// One key in its slot.

@@ -18,7 +18,7 @@ const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 pub fn build_example_server() -> PathBuf {
     // The example needs the axum and watch features, and picks the crypto
     // backend this test was built with.
-    let mut features = vec!["axum", "watch"];
+    let mut features = vec!["axum", "watch", "prometheus-gate"];
     if cfg!(feature = "aws-lc-rs") {
         features.push("aws-lc-rs");
     }

@@ -97,6 +97,15 @@ fn standard_ring() -> KeyRing {
     ring
 }
 
+/// Runs a future that needs no runtime services (a retirement without a
+/// fleet gate) to completion, from a sync helper.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime")
+        .block_on(future)
+}
+
 /// Current `cur` (HS256), previous `prev` retired by an admin.
 fn admin_retired_ring() -> KeyRing {
     let ring = ring_of(
@@ -107,7 +116,7 @@ fn admin_retired_ring() -> KeyRing {
         .unwrap(),
     );
     assert_eq!(
-        ring.retire(RetireRequest::previous().force())
+        block_on(ring.retire(RetireRequest::previous().force()))
             .ok()
             .as_deref(),
         Some("prev")
@@ -1410,8 +1419,8 @@ fn raw_value_claims_verify_through_the_fallback() {
 /// The header memo changes no outcome and no key choice: every token gets
 /// the same answer, with as many signature checks, whether its header was
 /// read before (warm) or not (a fresh ring each, cold).
-#[test]
-fn remembered_headers_change_no_outcome() {
+#[tokio::test]
+async fn remembered_headers_change_no_outcome() {
     let rules = Rules::default();
     let expired_claims = json!({"sub": "alice", "exp": NOW - 3600});
     let stranger = EncodingKey::from_secret(STRANGER_SECRET);
@@ -1458,7 +1467,9 @@ fn remembered_headers_change_no_outcome() {
     assert_eq!(warm.load().headers.len(), 3, "refused tokens add no header");
 
     // A new ring state starts with an empty memo.
-    warm.retire(RetireRequest::previous().force()).unwrap();
+    warm.retire(RetireRequest::previous().force())
+        .await
+        .unwrap();
     assert_eq!(warm.load().headers.len(), 0);
     assert_eq!(
         run::<Value>(&tokens[1], &warm, &rules).0,
