@@ -23,7 +23,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,10 +33,11 @@ use serde_json::{Value, json};
 use common::process::{
     Proc, Response, TempDir, build_example_server, free_addr, http, path_str, wait_until,
 };
+use common::prom_server::{
+    api, percent_encode, query, require_tools, results, sample, start_prometheus,
+};
 use common::{b64, rename_over, unix_now};
 
-/// Why the tests here are ignored by a plain `cargo test`.
-const NEEDS: &str = "needs prometheus and promtool on PATH (apt-get install prometheus)";
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const DASHBOARD: &str = "dashboards/jwt-rollover.json";
 const ALERTS: &str = "deploy/prometheus/alerts.yml";
@@ -129,7 +130,8 @@ fn dashboard_and_alert_queries_run_on_a_live_rotation() {
         ]),
         &dir.path().join("server.log"),
     );
-    let prometheus = start_prometheus(&dir, admin, prom);
+    let rules = Path::new(MANIFEST_DIR).join(ALERTS);
+    let prometheus = start_prometheus(&dir, JOB, &[admin], Some(&rules), prom);
     let procs = [&server, &prometheus];
     let tokens = Tokens::mint();
     let client = Client { app };
@@ -615,64 +617,6 @@ fn alert_rule_queries(prom: SocketAddr) -> Vec<(String, String)> {
 // Prometheus
 // ---------------------------------------------------------------------------
 
-fn start_prometheus(dir: &TempDir, target: SocketAddr, listen: SocketAddr) -> Proc {
-    let config = dir.path().join("prometheus.yml");
-    let rules = Path::new(MANIFEST_DIR).join(ALERTS);
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n  - {rules:?}\n\
-             scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [\"{target}\"]\n",
-            rules = path_str(&rules),
-        ),
-    )
-    .expect("write prometheus.yml");
-    Proc::spawn(
-        "prometheus",
-        Command::new("prometheus").args([
-            format!("--config.file={}", path_str(&config)),
-            format!("--storage.tsdb.path={}", path_str(&dir.path().join("data"))),
-            format!("--web.listen-address={listen}"),
-        ]),
-        &dir.path().join("prometheus.log"),
-    )
-}
-
-/// An instant query; panics unless its status is success.
-fn query(prom: SocketAddr, expr: &str, at: Option<f64>) -> Value {
-    let mut path = format!("/api/v1/query?query={}", percent_encode(expr));
-    if let Some(at) = at {
-        path += &format!("&time={at:.3}");
-    }
-    let answer = api(prom, &path);
-    assert_eq!(answer["status"], "success", "{expr}: {answer}");
-    answer
-}
-
-fn api(prom: SocketAddr, path: &str) -> Value {
-    let response = http(prom, "GET", path, &[]).unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    serde_json::from_str(&response.body)
-        .unwrap_or_else(|e| panic!("GET {path}: {e}: {} {}", response.status, response.body))
-}
-
-/// The result list of a query answer (a scalar counts as one result).
-fn results(answer: &Value) -> Vec<Value> {
-    let data = &answer["data"];
-    match data["resultType"].as_str() {
-        Some("vector" | "matrix") => data["result"].as_array().cloned().unwrap_or_default(),
-        Some("scalar" | "string") => vec![json!({"metric": {}, "value": data["result"]})],
-        _ => panic!("unexpected answer {answer}"),
-    }
-}
-
-fn sample(result: &Value) -> f64 {
-    result["value"][1]
-        .as_str()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no sample in {result}"))
-}
-
 fn run_promtool(args: &[&str]) {
     let output = Command::new("promtool")
         .args(args)
@@ -690,27 +634,6 @@ fn run_promtool(args: &[&str]) {
         args.join(" ")
     );
     println!("promtool {}: {}", args.join(" "), text.trim());
-}
-
-/// Fails, naming what to install, when a tool is missing: these tests run
-/// only when asked for (`--include-ignored`), and then they must not skip.
-fn require_tools() {
-    let missing: Vec<&str> = ["prometheus", "promtool"]
-        .into_iter()
-        .filter(|tool| {
-            !Command::new(tool)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} not found: this test {NEEDS}",
-        missing.join(" and ")
-    );
 }
 
 // ---------------------------------------------------------------------------
@@ -838,15 +761,4 @@ fn unix_now_f64() -> f64 {
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
         .as_secs_f64()
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 pub mod process;
+pub mod prom_server;
 
 // ---------------------------------------------------------------------------
 // Keys, time and the ring
