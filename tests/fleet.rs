@@ -253,7 +253,8 @@ impl Timeline {
 /// Prometheus scraping both replicas' admin listeners, and the two replicas
 /// (started on `a_keys` and `b_keys`), once Prometheus sees both up.
 struct Fleet {
-    dir: TempDir,
+    // Kept for the life of the fleet: the key files and logs live there.
+    _dir: TempDir,
     prom: SocketAddr,
     prometheus: Option<Proc>,
     a: Replica,
@@ -285,7 +286,7 @@ impl Fleet {
             },
         );
         Self {
-            dir,
+            _dir: dir,
             prom,
             prometheus: Some(prometheus),
             a,
