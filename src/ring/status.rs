@@ -29,6 +29,31 @@
 //! }
 //! ```
 //!
+//! A blocker's `clears_at` is `null` when nobody can tell (a fleet blocker
+//! such as a replica that has not reloaded); fleet blockers also carry the
+//! `query` and the `value` that blocked.
+//!
+//! With a fleet gate (see [`crate::fleet`]) the status also has a `fleet`
+//! section, the gate's last answer, refreshed at every retirement check:
+//!
+//! ```json
+//! "fleet": {
+//!   "gate": "prometheus http://prometheus:9090 {job=\"orders\"}",
+//!   "checked_at": 1795846000, "state": "closed",
+//!   "current_kid": "demo-2026-11", "previous_kid": "demo-2026-10",
+//!   "loaded_everywhere": true,
+//!   "replicas": {"up": 2, "current_kids": {"demo-2026-11": 2}},
+//!   "blockers": [{"blocker": "fleet_quiet", "clears_at": 1795846590,
+//!                 "detail": "a replica matched the previous key 10s ago; quiet needs 600s",
+//!                 "query": "max(jwt_previous_key_last_used_timestamp_seconds{job=\"orders\"})",
+//!                 "value": "1795845990"}],
+//!   "error": null
+//! }
+//! ```
+//!
+//! `state` is `open`, `closed`, `undecided` (the gate could not decide:
+//! `error` has `reason` and `detail`) or `unchecked`.
+//!
 //! `previous` is `null` when there is no previous key; `last_used` and
 //! `latest_exp` are `null` until a token matched it; `source` is `null`
 //! when the ring was not built from a key file. `source.read_in_progress`
