@@ -71,6 +71,8 @@ mod prehashed;
 mod rejection;
 mod ring;
 mod rollover;
+#[cfg(feature = "signer")]
+mod signing;
 mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -90,6 +92,8 @@ pub use ring::{
 #[cfg(feature = "watch")]
 pub use ring::{KeyFileLayout, KeyWatcher, WatchError, WatchOptions};
 pub use rollover::{JwtRollover, JwtRolloverBuilder, StartError};
+#[cfg(feature = "signer")]
+pub use signing::{SigningKey, SigningKeyError, SigningKeySet};
 pub use verify::{
     DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, KeyMatch, TokenCacheConfig, Verified, Verifier,
 };

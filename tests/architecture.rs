@@ -2,7 +2,7 @@
 //! and code imports only from its own layer or the ones below it:
 //!
 //! ```text
-//! leaves (clock, prehashed, rejection) -> keys -> metrics -> ring -> verify -> layer -> admin -> rollover
+//! leaves (clock, prehashed, rejection) -> keys -> metrics -> ring -> signing -> verify -> layer -> admin -> rollover
 //! ```
 //!
 //! A `crate::` path in code (comments and doc links aside) must name the
@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["keys"],
     &["metrics"],
     &["ring"],
+    &["signing"],
     &["verify"],
     &["layer"],
     &["admin"],
