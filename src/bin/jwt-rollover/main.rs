@@ -14,7 +14,6 @@
 //! or input error. The admin token and key material are never printed,
 //! except a public JWK.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -130,5 +129,5 @@ fn main() -> ExitCode {
 
 /// A path argument, or `-` for stdin/stdout.
 pub(crate) fn is_stdio(path: &std::path::Path) -> bool {
-    path == PathBuf::from("-")
+    path == std::path::Path::new("-")
 }
