@@ -10,13 +10,6 @@
 //! [`MIN_HMAC_SECRET_BYTES`](crate::MIN_HMAC_SECRET_BYTES), RSA moduli of at
 //! least [`MIN_RSA_BITS`](crate::MIN_RSA_BITS).
 //!
-//! | `kty` | `alg` | private members | generated as |
-//! |---|---|---|---|
-//! | `oct` | `HS256`, `HS384`, `HS512` | `k` | 32, 48 or 64 random bytes |
-//! | `RSA` | `RS256`..`RS512`, `PS256`..`PS512` | `d` (and optionally `p`, `q`, `dp`, `dq`, `qi`) | 2048 bits, e = 65537 |
-//! | `EC` | `ES256` (`P-256`), `ES384` (`P-384`) | `d` | a random scalar |
-//! | `OKP` | `EdDSA` (`Ed25519`) | `d` | a random seed |
-//!
 //! An HMAC key has no public part: the verifiers' JWKS holds the secret
 //! itself, so [`SigningKey::public_jwk`] of an `oct` key is as secret as
 //! the key ([`SigningKey::is_symmetric`] says so).
@@ -123,7 +116,22 @@ pub enum SigningKeyError {
 }
 
 /// A private key for one algorithm: what signs the tokens a [`Key`] with
-/// the same `kid` verifies. See the [module docs](self).
+/// the same `kid` verifies. It is checked as the verifiers will check its
+/// public part: `alg` required and fitting the key type and curve (never
+/// `none`), HMAC secrets of at least
+/// [`MIN_HMAC_SECRET_BYTES`](crate::MIN_HMAC_SECRET_BYTES), RSA moduli of at
+/// least [`MIN_RSA_BITS`](crate::MIN_RSA_BITS).
+///
+/// | `kty` | `alg` | private members | generated as |
+/// |---|---|---|---|
+/// | `oct` | `HS256`, `HS384`, `HS512` | `k` | 32, 48 or 64 random bytes |
+/// | `RSA` | `RS256`..`RS512`, `PS256`..`PS512` | `d` (and optionally `p`, `q`, `dp`, `dq`, `qi`) | 2048 bits, e = 65537 |
+/// | `EC` | `ES256` (`P-256`), `ES384` (`P-384`) | `d` | a random scalar |
+/// | `OKP` | `EdDSA` (`Ed25519`) | `d` | a random seed |
+///
+/// An HMAC key has no public part: the verifiers' JWKS holds the secret
+/// itself, so [`SigningKey::public_jwk`] of an `oct` key is as secret as
+/// the key ([`SigningKey::is_symmetric`] says so).
 ///
 /// `Debug` shows the `kid` and algorithm only.
 pub struct SigningKey {
@@ -240,7 +248,7 @@ impl SigningKey {
     ///
     /// # Errors
     ///
-    /// When `alg` is not one listed in the [module docs](self), `kid` is
+    /// When `alg` is not one listed in the [`SigningKey`] table, `kid` is
     /// not a valid kid, or the random generator fails.
     pub fn generate(alg: Algorithm, kid: Option<String>) -> Result<Self, SigningKeyError> {
         let fail = |problem: String| SigningKeyError::Generate { alg, problem };
