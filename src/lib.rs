@@ -59,7 +59,7 @@
 
 // One folder (or file) per layer; code imports only from its own layer and
 // those below it: leaves (clock, prehashed, rejection) -> keys -> metrics ->
-// ring -> fleet -> verify -> layer -> admin -> rollover. `tests/architecture.rs`
+// ring -> fleet -> signing -> verify -> layer -> admin -> rollover. `tests/architecture.rs`
 // holds that.
 #[cfg(feature = "axum")]
 pub mod admin;
@@ -72,6 +72,8 @@ mod prehashed;
 mod rejection;
 mod ring;
 mod rollover;
+#[cfg(feature = "signer")]
+mod signing;
 mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -91,6 +93,8 @@ pub use ring::{
 #[cfg(feature = "watch")]
 pub use ring::{KeyFileLayout, KeyWatcher, WatchError, WatchOptions};
 pub use rollover::{JwtRollover, JwtRolloverBuilder, StartError};
+#[cfg(feature = "signer")]
+pub use signing::{SigningKey, SigningKeyError, SigningKeySet};
 pub use verify::{
     DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, KeyMatch, TokenCacheConfig, Verified, Verifier,
 };

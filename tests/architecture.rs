@@ -2,7 +2,7 @@
 //! and code imports only from its own layer or the ones below it:
 //!
 //! ```text
-//! leaves (clock, prehashed, rejection) -> keys -> metrics -> ring -> fleet -> verify -> layer -> admin -> rollover
+//! leaves (clock, prehashed, rejection) -> keys -> metrics -> ring -> fleet -> signing -> verify -> layer -> admin -> rollover
 //! ```
 //!
 //! A `crate::` path in code (comments and doc links aside) must name the
@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["metrics"],
     &["ring"],
     &["fleet"],
+    &["signing"],
     &["verify"],
     &["layer"],
     &["admin"],
@@ -76,6 +77,11 @@ fn violations(src: &Path) -> Vec<String> {
         let Some(module) = module_of(src, file) else {
             continue;
         };
+        // src/bin/ holds the CLI, a crate of its own: its `crate::` paths
+        // name its own modules, and it reaches the library by its public API.
+        if module == "bin" {
+            continue;
+        }
         let own = rank(&module)
             .unwrap_or_else(|| panic!("{}: module {module} has no layer", file.display()));
         let text = std::fs::read_to_string(file).expect("read a source file");
