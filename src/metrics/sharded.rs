@@ -4,8 +4,8 @@
 //! Every verification increments a counter (`verifications_total` for its
 //! key, a cache hit or miss, a rejection reason). A plain `AtomicU64`
 //! lives on one cache line, which every incrementing core must own in
-//! turn: on two cores a `fetch_add` costs ~4x what it costs alone (see
-//! `benches/contention.rs`), and more with more cores. [`ShardedU64`]
+//! turn, so it costs more with every core that increments it at once
+//! (`benches/contention.rs`; figures in docs/performance.md). [`ShardedU64`]
 //! spreads the count over [`SHARDS`] lines, one picked per thread, and
 //! adds them up only when read (a Prometheus scrape).
 //!

@@ -51,8 +51,8 @@ use crate::prehashed::PrehashedMap;
 ///   the shared shards twice in a row (by hash slot) is verified once more
 ///   on that thread and kept in the thread's own slots, with claims of its
 ///   own: one hot token served by every core would otherwise have every
-///   core take the same shard lock and count on the same claims `Arc`,
-///   which made a hit 3x slower on two cores (`benches/contention.rs`). A
+///   core take the same shard lock and count on the same claims `Arc`
+///   (measured by `benches/contention.rs`; see docs/performance.md). A
 ///   copy obeys the same rules (exact token, generation, `exp`); there are
 ///   at most four per thread slot (16 slots), each within a shard's byte
 ///   bound.

@@ -5,8 +5,8 @@
 //! stands between them and, as `C` walks the claims object, notes each name
 //! and keeps the raw JSON of the registered claims we check (`exp`, `nbf`,
 //! `iss`, `aud`, `sub`) before handing the value on to `C`. A separate pass
-//! just for those claims cost about a tenth of an HS256 verification's
-//! instructions (a sixth of all but the HMAC; see docs/performance.md).
+//! just for those claims costs measurably more (figures in
+//! docs/performance.md).
 //!
 //! Only the success path relies on it. Any error (claims that are not an
 //! object, a duplicate registered claim, a `C` that refuses them, or a `C`
