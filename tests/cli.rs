@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use assert_cmd::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use jwt_rollover::KeySet;
 use serde_json::{Value, json};
 
 use common::process::{Proc, TempDir, free_addr, http, path_str, wait_until};
@@ -74,7 +75,10 @@ fn ok(dir: &Path, args: &[&str]) -> Run {
     run
 }
 
-/// `keygen` into `dir/<name>.jwk`; returns the public JWK it printed.
+/// `keygen` into `dir/<name>.jwk`; returns the key's entry for the
+/// verifiers' JWKS: the public JWK it printed, or for HMAC (which has no
+/// public part, and whose secret keygen never prints) the JWK that
+/// `rotate` writes, the secret included.
 fn keygen(dir: &Path, alg: &str, kid: Option<&str>, name: &str) -> Value {
     let out = format!("{name}.jwk");
     let mut args = vec!["keygen", "--alg", alg, "--out", &out];
@@ -82,7 +86,15 @@ fn keygen(dir: &Path, alg: &str, kid: Option<&str>, name: &str) -> Value {
         args.extend(["--kid", kid]);
     }
     let run = ok(dir, &args);
-    serde_json::from_str(&run.stdout).expect("keygen prints the public JWK")
+    let mut public: Value =
+        serde_json::from_str(&run.stdout).expect("keygen prints the public JWK");
+    if alg.starts_with("HS") {
+        assert!(public.get("k").is_none(), "keygen printed an HMAC secret");
+        let private: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(&out)).unwrap()).unwrap();
+        public["k"] = private["k"].clone();
+    }
+    public
 }
 
 fn write_jwks(path: &Path, keys: &[&Value]) {
@@ -147,7 +159,7 @@ fn input_errors_exit_2_with_a_sentence_and_write_nothing() {
         (
             "missing JWKS",
             &["rotate", "--jwks", "nope.json", "--new", "new.jwk"],
-            "cannot read",
+            "no such file; check the path, or add --create",
         ),
         (
             "missing key",
@@ -268,7 +280,10 @@ fn keygen_writes_a_private_file_and_prints_only_the_public_part() {
             assert!(public.get(member).is_none(), "{alg}: {member} on stdout");
         }
         if alg.starts_with("HS") {
-            assert_eq!(public["k"], private["k"], "the verifiers need the secret");
+            assert!(
+                private.get("k").is_some(),
+                "{alg}: the secret is in the file"
+            );
         } else {
             assert!(private.get("d").is_some(), "{alg}");
         }
@@ -290,8 +305,16 @@ fn keygen_writes_a_private_file_and_prints_only_the_public_part() {
     let run = run(d, &["keygen", "--alg", "HS256", "--out", "h.jwk"]);
     assert!(
         run.stderr
-            .contains("HMAC: the verifiers' JWKS holds the secret itself")
+            .contains("the verifiers' JWKS holds the secret itself"),
+        "{}",
+        run.stderr
     );
+    let printed: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        printed.get("k").is_none(),
+        "an HMAC secret on stdout: {printed}"
+    );
+    assert_eq!(printed["alg"], "HS256");
 }
 
 #[test]
@@ -753,4 +776,69 @@ fn a_whole_rotation_against_the_example_server() {
         "{}",
         nothing.stderr
     );
+}
+
+#[test]
+fn rotate_create_starts_a_jwks_and_never_replaces_one() {
+    let dir = TempDir::new("cli-create");
+    let d = dir.path();
+    keygen(d, "HS256", Some("first"), "first");
+    keygen(d, "HS256", Some("second"), "second");
+
+    let missing = run(d, &["rotate", "--jwks", "jwks.json", "--new", "first.jwk"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("add --create"),
+        "{}",
+        missing.stderr
+    );
+    assert!(!d.join("jwks.json").exists());
+
+    let created = ok(
+        d,
+        &[
+            "rotate",
+            "--jwks",
+            "jwks.json",
+            "--new",
+            "first.jwk",
+            "--create",
+        ],
+    );
+    assert!(
+        created.stderr.contains("created: current \"first\""),
+        "{}",
+        created.stderr
+    );
+    assert_eq!(jwks_kids(&d.join("jwks.json")), ["first"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(d.join("jwks.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "an HMAC JWKS holds its secret");
+    }
+    KeySet::from_jwks(&std::fs::read(d.join("jwks.json")).unwrap())
+        .expect("a JWKS the service loads");
+
+    let before = snapshot(d);
+    let again = run(
+        d,
+        &[
+            "rotate",
+            "--jwks",
+            "jwks.json",
+            "--new",
+            "second.jwk",
+            "--create",
+        ],
+    );
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("exists"), "{}", again.stderr);
+    assert_eq!(snapshot(d), before, "--create wrote over an existing JWKS");
+
+    ok(d, &["rotate", "--jwks", "jwks.json", "--new", "second.jwk"]);
+    assert_eq!(jwks_kids(&d.join("jwks.json")), ["second", "first"]);
 }

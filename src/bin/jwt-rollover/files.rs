@@ -110,6 +110,42 @@ pub(crate) fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failur
     Ok(())
 }
 
+/// Creates `path` with `bytes` whole or not at all, and never over an
+/// existing file: a temporary file beside it, fsync, then a hard link to
+/// the final name (which fails if the name exists). `private` files get
+/// mode 0600 (an HMAC JWKS holds its secret), others 0644.
+pub(crate) fn create_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), Failure> {
+    let fail = |what: &str, err: std::io::Error| {
+        Failure::usage(format!(
+            "--jwks {}: cannot {what}: {err}; nothing was written",
+            path.display()
+        ))
+    };
+    let temp = temp_path(path);
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(if private { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let result = (|| {
+        let mut file = options
+            .open(&temp)
+            .map_err(|err| fail("create a temporary file beside it", err))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|err| fail("write the temporary file", err))?;
+        fs::hard_link(&temp, path).map_err(|err| fail("create it", err))
+    })();
+    // The temporary name goes either way: on success the file lives on
+    // under its final name.
+    let _ = fs::remove_file(&temp);
+    result
+}
+
 fn temp_path(target: &Path) -> PathBuf {
     let name = target
         .file_name()

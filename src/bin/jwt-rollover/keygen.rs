@@ -66,9 +66,17 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<(), Failure> {
         })?;
     let private = pretty(&key.to_private_jwk())?;
     files::write_private(&args.out, private.as_bytes())?;
-    println!("{}", pretty(&key.public_jwk())?.trim_end());
+    let mut public = key.public_jwk();
+    if key.is_symmetric() {
+        // An HMAC key has no public part: its "public" JWK is the secret.
+        // Never on a terminal; `rotate --new` writes it into the JWKS.
+        if let Some(jwk) = public.as_object_mut() {
+            jwk.remove("k");
+        }
+    }
+    println!("{}", pretty(&public)?.trim_end());
     eprintln!(
-        "wrote the private key {:?} ({:?}) to {} (mode 0600); the public JWK is on stdout",
+        "wrote the private key {:?} ({:?}) to {} (mode 0600); its public JWK (for HMAC: kid and alg only) is on stdout",
         key.kid(),
         key.algorithm(),
         args.out.display()
@@ -81,7 +89,7 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<(), Failure> {
 
 /// What an operator must know about an HMAC key's "public" JWK.
 pub(crate) fn hmac_warning() -> &'static str {
-    "HMAC: the verifiers' JWKS holds the secret itself; keep it as secret as the key file"
+    "HMAC: there is no public part; the verifiers' JWKS holds the secret itself (rotate --new writes it from the key file, and it is never printed): keep the JWKS as secret as the key file"
 }
 
 pub(crate) fn pretty(value: &serde_json::Value) -> Result<String, Failure> {

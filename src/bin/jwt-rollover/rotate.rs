@@ -34,6 +34,10 @@ pub(crate) struct RotateArgs {
     /// Drop the JWKS's previous key to make room (refused without it).
     #[arg(long)]
     drop_previous: bool,
+    /// Start a new JWKS file holding only the new key (refused if the file
+    /// exists): the first key of a service.
+    #[arg(long, conflicts_with_all = ["drop_previous", "admin"])]
+    create: bool,
     /// The service's admin API: refuse to drop a key it still needs.
     #[arg(long, value_name = "URL")]
     admin: Option<String>,
@@ -134,6 +138,16 @@ fn check_service(
 
 pub(crate) fn run(args: &RotateArgs) -> Result<(), Failure> {
     let new = load_key("--new", &args.new)?;
+    if args.create {
+        return create(args, &new);
+    }
+    if !is_stdio(&args.jwks) && !args.jwks.exists() {
+        return Err(Failure::usage(format!(
+            "--jwks {}: no such file; check the path, or add --create to start a new JWKS with {:?} as its only key",
+            args.jwks.display(),
+            new.kid()
+        )));
+    }
     let old = load_old(args)?;
     let current = old.keys.current();
     let place = format!("--jwks {}", args.jwks.display());
@@ -205,6 +219,37 @@ pub(crate) fn run(args: &RotateArgs) -> Result<(), Failure> {
         new.kid(),
         new.kid()
     );
+    Ok(())
+}
+
+/// `--create`: a JWKS whose only key is the new one, for a service's first
+/// key. Never over an existing file: that one needs a rotation.
+fn create(args: &RotateArgs, new: &SigningKey) -> Result<(), Failure> {
+    let place = format!("--jwks {}", args.jwks.display());
+    if !is_stdio(&args.jwks) && args.jwks.exists() {
+        return Err(Failure::usage(format!(
+            "{place} exists: --create only starts a new JWKS; to rotate it, run again without --create"
+        )));
+    }
+    let text = pretty(&json!({"keys": [new.public_jwk()]}))?;
+    KeySet::from_jwks(text.as_bytes()).map_err(|err| {
+        Failure::usage(format!(
+            "the new JWKS would be refused by the verifiers ({err}); nothing was written"
+        ))
+    })?;
+    match &args.k8s_secret {
+        Some(name) => write_stdout(&secret_manifest(name, args.namespace.as_deref(), &text)?)?,
+        None if is_stdio(&args.jwks) => write_stdout(&text)?,
+        None => files::create_atomically(&args.jwks, text.as_bytes(), new.is_symmetric())?,
+    }
+    eprintln!(
+        "created: current {:?} ({:?}), no previous key",
+        new.kid(),
+        new.algorithm()
+    );
+    if new.is_symmetric() {
+        eprintln!("{}", hmac_warning());
+    }
     Ok(())
 }
 
