@@ -62,10 +62,20 @@ const FOREIGN_SECRET: &[u8] = b"prometheus-test-foreign-secret-0123456789";
 const RATE_INTERVAL: &str = "5s";
 const INTERVAL: &str = "1s";
 const RANGE: &str = "1m";
+/// The dashboard's `$quiet` (seconds), at its default: the crate's default
+/// quiet of 10 min, not the scenario's `--quiet 2s`, so that the fleet
+/// panels are checked as Grafana shows them out of the box.
+const QUIET: &str = "600";
 
 /// Dashboard queries that must return data just after the rotation
 /// (panel title or annotation name, refId or "" for annotations).
-const MUST_SHOW_DATA_AFTER_ROTATION: [(&str, &str); 13] = [
+///
+/// The "Fleet" row is listed although the server runs without a fleet
+/// gate: its panels read the replicas' own metrics, as the gate does, and
+/// "Gate errors" reads the counters registered at 0 for every reason.
+/// Not "Signing key": the example server has no `Signer`, so there is no
+/// `jwt_signer_key_info` series to show.
+const MUST_SHOW_DATA_AFTER_ROTATION: [(&str, &str); 26] = [
     ("Verifications by slot and kid", "A"),
     ("Previous-key share of verifications", "A"),
     ("Previous-key live tokens", "A"),
@@ -78,7 +88,36 @@ const MUST_SHOW_DATA_AFTER_ROTATION: [(&str, &str); 13] = [
     ("Keys loaded, per replica", "A"),
     ("Key reloads, rotations and retirements", "A"),
     ("Key reloads, rotations and retirements", "B"),
+    ("Replicas per current kid", "A"),
+    ("Replicas that agree", "A"),
+    ("Fleet previous-key usage", "A"),
+    ("Fleet previous-key usage", "B"),
+    ("Fleet previous-key usage", "C"),
+    ("Gate errors", "A"),
+    ("Fleet gate state", "A"),
+    ("Fleet gate state", "B"),
+    ("Fleet gate state", "C"),
+    ("Fleet gate state", "D"),
+    ("Fleet gate state", "E"),
+    ("Fleet gate state", "F"),
+    ("Fleet gate state", "G"),
     ("Key rotations", ""),
+];
+
+/// The "Fleet gate state" conditions (refId, name) and whether each passes
+/// (1) just after the rotation and just after the retirement: A, B and C
+/// hold throughout (one replica, one previous kid at most); after the
+/// rotation A's tokens keep the quiet and token conditions failing; after
+/// the retirement there is no previous key (the gauges read 0), but A's
+/// verifications are still within the 10 min quiet window.
+const GATE_CONDITIONS: [(&str, &str, [f64; 2]); 7] = [
+    ("A", "all replicas up", [1.0, 1.0]),
+    ("B", "one current kid", [1.0, 1.0]),
+    ("C", "one previous kid", [1.0, 1.0]),
+    ("D", "no previous-key verifications over quiet", [0.0, 0.0]),
+    ("E", "last previous-key match older than quiet", [0.0, 1.0]),
+    ("F", "no live previous-key tokens", [0.0, 1.0]),
+    ("G", "latest previous-key token expired", [0.0, 1.0]),
 ];
 
 // ---------------------------------------------------------------------------
@@ -317,6 +356,8 @@ fn check_dashboard_results(report: &Report) {
     let distinct = sample(&results(distinct)[0]);
     assert!((distinct - 1.0).abs() < 1e-9, "{distinct} current kids");
 
+    check_fleet_results(report);
+
     let share = &find(
         report,
         &dashboard_label("Previous-key share of verifications", "A"),
@@ -361,6 +402,63 @@ fn check_dashboard_results(report: &Report) {
             counts.iter().all(|(n, _)| *n == 0),
             "{quiet} must not match a single replica whose keys are seconds old"
         );
+    }
+}
+
+/// The "Fleet" row: the single replica is the whole fleet.
+fn check_fleet_results(report: &Report) {
+    let per_kid = &find(report, &dashboard_label("Replicas per current kid", "A"))[0].1;
+    let per_kid: Vec<(String, f64)> = results(per_kid)
+        .iter()
+        .map(|r| {
+            let kid = r["metric"]["kid"].as_str().unwrap_or_default().to_owned();
+            (kid, sample(r))
+        })
+        .collect();
+    assert_eq!(
+        per_kid,
+        [(KID_C.to_owned(), 1.0)],
+        "replicas per current kid after the rotation"
+    );
+
+    let agree = &find(report, &dashboard_label("Replicas that agree", "A"))[0].1;
+    let agree = sample(&results(agree)[0]);
+    assert!((agree - 1.0).abs() < 1e-9, "replicas that agree: {agree}");
+
+    let answer = &find(report, &dashboard_label("Gate errors", "A"))[0].1;
+    let errors = results(answer);
+    let mut reasons: Vec<&str> = errors
+        .iter()
+        .map(|r| r["metric"]["reason"].as_str().unwrap_or_default())
+        .collect();
+    reasons.sort_unstable();
+    assert_eq!(
+        reasons,
+        [
+            "missing_data",
+            "query_error",
+            "stale",
+            "timeout",
+            "unreachable"
+        ],
+        "one series per gate error reason, registered up front: {answer}"
+    );
+    assert!(
+        errors.iter().all(|r| sample(r) == 0.0),
+        "no fleet gate, no gate errors: {answer}"
+    );
+
+    for (ref_id, name, expected) in GATE_CONDITIONS {
+        let label = dashboard_label("Fleet gate state", ref_id);
+        for (at, (expected, (_, answer))) in expected.iter().zip(find(report, &label)).enumerate() {
+            let instant = ["after the rotation", "after the retirement"][at];
+            let values: Vec<f64> = results(answer).iter().map(sample).collect();
+            assert_eq!(
+                values,
+                [*expected],
+                "gate condition {name:?} ({label}) {instant}: {answer}"
+            );
+        }
     }
 }
 
@@ -466,6 +564,16 @@ fn load_dashboard() -> Value {
     let dashboard: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
     assert_eq!(dashboard["uid"], "jwt-rollover");
     assert_eq!(dashboard["title"], "jwt-rollover: key rotation");
+    let quiet = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables")
+        .iter()
+        .find(|v| v["name"] == "quiet")
+        .expect("a $quiet variable");
+    assert_eq!(
+        quiet["current"]["value"], QUIET,
+        "$quiet defaults to the crate's quiet, in seconds"
+    );
     dashboard
 }
 
@@ -518,11 +626,12 @@ fn substitute(expr: &str, job: &str, instance: &str) -> String {
         .replace("$__rate_interval", RATE_INTERVAL)
         .replace("$__interval", INTERVAL)
         .replace("$__range", RANGE)
+        .replace("${quiet}", QUIET)
         .replace("$instance", instance)
         .replace("$job", job);
     assert!(
         !out.contains('$'),
-        "{expr} uses a variable other than $job, $instance, $__rate_interval, $__interval, $__range"
+        "{expr} uses a variable other than $job, $instance, ${{quiet}}, $__rate_interval, $__interval, $__range"
     );
     out
 }
