@@ -506,9 +506,15 @@ impl KeyRing {
     /// once. Tokens signed with the retired key get `retired_key` from then
     /// on. Returns the retired kid; counted with trigger `admin`.
     ///
+    /// With a fleet gate, a retirement that is not forced first asks the
+    /// gate (outside the writer lock) and adds its blockers to the local
+    /// ones.
+    ///
     /// ```
     /// use jwt_rollover::{Algorithm, Key, KeyRing, KeySet, Metrics, RetireError, RetireRequest};
     ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let key = |kid, secret: &[u8]| Key::hmac(Some(kid), Algorithm::HS256, secret);
     /// let keys = KeySet::new(
     ///     key("2026-11", b"new-secret-new-secret-new-secret")?,
@@ -517,12 +523,13 @@ impl KeyRing {
     /// let ring = KeyRing::new(keys, Metrics::new(&prometheus::Registry::new())?);
     ///
     /// // Just rotated: the previous key is not eligible yet (min_age).
-    /// let refused = ring.retire(RetireRequest::kid("2026-10"));
+    /// let refused = ring.retire(RetireRequest::kid("2026-10")).await;
     /// assert!(matches!(refused, Err(RetireError::NotEligible(_))));
     /// // Forced, it goes.
-    /// assert_eq!(ring.retire(RetireRequest::kid("2026-10").force())?, "2026-10");
+    /// assert_eq!(ring.retire(RetireRequest::kid("2026-10").force()).await?, "2026-10");
     /// assert_eq!(ring.previous_kid(), None);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok(())
+    /// # }
     /// ```
     ///
     /// # Errors
