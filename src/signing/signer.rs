@@ -504,7 +504,11 @@ impl Inner {
                 "signer signs with a current key that is not active yet: no previous key can sign"
             );
         } else {
-            tracing::info!(kid, previous = previous.as_deref(), "signer switched keys");
+            tracing::info!(
+                kid,
+                previous = previous.as_deref(),
+                "signer now signs with this key"
+            );
         }
     }
 
