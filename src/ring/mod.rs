@@ -798,11 +798,13 @@ impl KeyRing {
 
     /// Whether the ring has a fleet gate: a signer then also waits for
     /// [`KeyRing::loaded_everywhere`] before it signs with a new key.
+    #[cfg(feature = "signer")]
     pub(crate) fn has_fleet_gate(&self) -> bool {
         self.shared.fleet.is_some()
     }
 
     /// Makes `signer` the one whose state the status reports.
+    #[cfg(feature = "signer")]
     pub(crate) fn report_signer(&self, signer: Weak<dyn SignerReport>) {
         *self.signer_slot() = Some(signer);
     }
