@@ -94,7 +94,10 @@ pub use ring::{
 pub use ring::{KeyFileLayout, KeyWatcher, WatchError, WatchOptions};
 pub use rollover::{JwtRollover, JwtRolloverBuilder, StartError};
 #[cfg(feature = "signer")]
-pub use signing::{SigningKey, SigningKeyError, SigningKeySet};
+pub use signing::{
+    DEFAULT_ACTIVATION_DELAY, DEFAULT_FLEET_POLL, DEFAULT_PRIVATE_KEYS_POLL, PrivateKeysError,
+    SignError, Signer, SignerBuilder, SignerError, SigningKey, SigningKeyError, SigningKeySet,
+};
 pub use verify::{
     DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, KeyMatch, TokenCacheConfig, Verified, Verifier,
 };

@@ -126,6 +126,31 @@ impl JwtRollover {
         self.layer().verifier()
     }
 
+    /// A [`Signer`](crate::signing::Signer) builder for this ring, for a
+    /// service that issues tokens as well as verifying them: it signs
+    /// with the keys the layer verifies, switching to a new key only once
+    /// every replica accepts it. Asymmetric keys also need
+    /// [`with_private_keys`](crate::signing::SignerBuilder::with_private_keys).
+    ///
+    /// ```no_run
+    /// use jwt_rollover::{JwtRollover, KeyFile};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let rollover = JwtRollover::builder(KeyFile::jwks("/etc/jwt/jwks.json"))
+    ///     .start(&prometheus::Registry::new())?;
+    /// let signer = rollover
+    ///     .signer()
+    ///     .with_private_keys(KeyFile::jwks("/etc/jwt-private/jwks.json"))
+    ///     .build()?;
+    /// let token = signer.sign(&serde_json::json!({"sub": "alice", "exp": 4_000_000_000_u64}))?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "signer")]
+    pub fn signer(&self) -> crate::signing::SignerBuilder {
+        crate::signing::Signer::builder(self.ring.clone())
+    }
+
     /// The registry the metrics are on.
     pub fn registry(&self) -> &Registry {
         &self.registry

@@ -180,6 +180,10 @@ pub struct Key {
     alg_name: &'static str,
     prepared: Arc<PreparedKey>,
     thumbprint: Arc<str>,
+    /// An HMAC key's secret, kept so that a `Signer` can sign with the
+    /// very key the ring verifies with; `None` for public keys.
+    #[cfg(feature = "signer")]
+    secret: Option<Arc<[u8]>>,
 }
 
 impl Key {
@@ -228,6 +232,11 @@ impl Key {
             alg_name: algorithm_name(alg),
             prepared: Arc::new(prepared),
             thumbprint: thumbprint.into(),
+            #[cfg(feature = "signer")]
+            secret: match &material {
+                KeyMaterial::Oct { k } => Some(Arc::from(k.as_slice())),
+                _ => None,
+            },
         })
     }
 
@@ -260,6 +269,13 @@ impl Key {
     /// The JOSE name of the algorithm, as a token header spells it.
     pub(crate) fn alg_name(&self) -> &'static str {
         self.alg_name
+    }
+
+    /// The secret of an HMAC key (`None` for a public key): what signs
+    /// the tokens this key verifies. Never logged, never in `Debug`.
+    #[cfg(feature = "signer")]
+    pub(crate) fn hmac_secret(&self) -> Option<&[u8]> {
+        self.secret.as_deref()
     }
 
     pub(crate) fn prepared(&self) -> &PreparedKey {

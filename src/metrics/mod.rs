@@ -98,8 +98,9 @@ struct Inner {
     cache_misses: HotCounter,
     cache_evictions: IntCounter,
     gate_errors: IntCounterVec,
-    // Set by the `Signer` (feature "signer"), which lands next.
-    #[allow(dead_code)]
+    // Registered in every build so that dashboards see the same series
+    // names; only the `Signer` (feature "signer") sets it.
+    #[cfg_attr(not(feature = "signer"), allow(dead_code))]
     signer_key: IntGaugeVec,
     prefix: String,
 }
@@ -279,7 +280,6 @@ impl Metrics {
     /// (`old`) to the one it signs with now: the new series first, so that
     /// a scrape never sees none.
     #[cfg(feature = "signer")]
-    #[allow(dead_code)]
     pub(crate) fn signer_key(&self, old: Option<&str>, new: &str) {
         let gauge = &self.inner.signer_key;
         gauge.with_label_values(&[new]).set(1);

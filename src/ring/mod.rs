@@ -25,7 +25,7 @@ use fleet::{FleetCheck, FleetGate, FleetStatus, GateError, RetireQuestion};
 use header_memo::HeaderMemo;
 use reload::Source;
 use retire::{Eligibility, PreviousFacts};
-use status::{KeyRingStatus, KeyStatus, PolicyStatus, PreviousStatus};
+use status::{KeyRingStatus, KeyStatus, PolicyStatus, PreviousStatus, SignerReport};
 use tracker::{LiveTokens, Tracker};
 use transition::{Plan, RingKeys};
 
@@ -113,7 +113,7 @@ pub(crate) struct SlottedKey {
     pub(crate) key: Key,
     pub(crate) slot: Slot,
     /// Unix second the key took this slot.
-    since: u64,
+    pub(crate) since: u64,
     pub(crate) verified: HotCounter,
     /// Only the previous key's usage is tracked: that is what retirement
     /// decides on, and current-key requests should not pay for it.
@@ -271,6 +271,10 @@ struct Shared {
     source: Option<Source>,
     /// The fleet gate and its last answer, when the ring has one.
     fleet: Option<FleetState>,
+    /// The signer that signs from this ring, if any: it reports its
+    /// activation state for the status. Weak, so that the ring never keeps
+    /// a dropped signer alive (and the signer layer stays above the ring).
+    signer: Mutex<Option<Weak<dyn SignerReport>>>,
 }
 
 /// A fleet gate and what it last said. The mutex is held only to copy the
@@ -368,6 +372,7 @@ impl KeyRingBuilder {
                 gate,
                 last: Mutex::new(None),
             }),
+            signer: Mutex::new(None),
         });
         let reader: Weak<dyn PreviousUsageReader> = Arc::downgrade(&shared) as Weak<Shared>;
         shared.metrics.read_previous_from(reader);
@@ -794,7 +799,33 @@ impl KeyRing {
             source: self.source_status(),
             fleet: fleet
                 .map(|(fleet, last)| FleetStatus::new(fleet.gate.describe(), last.as_ref())),
+            signer: self.signer_report().map(|signer| signer.signer_status()),
         }
+    }
+
+    /// Whether the ring has a fleet gate: a signer then also waits for
+    /// [`KeyRing::loaded_everywhere`] before it signs with a new key.
+    #[cfg(feature = "signer")]
+    pub(crate) fn has_fleet_gate(&self) -> bool {
+        self.shared.fleet.is_some()
+    }
+
+    /// Makes `signer` the one whose state the status reports.
+    #[cfg(feature = "signer")]
+    pub(crate) fn report_signer(&self, signer: Weak<dyn SignerReport>) {
+        *self.signer_slot() = Some(signer);
+    }
+
+    fn signer_report(&self) -> Option<Arc<dyn SignerReport>> {
+        self.signer_slot().as_ref()?.upgrade()
+    }
+
+    fn signer_slot(&self) -> std::sync::MutexGuard<'_, Option<Weak<dyn SignerReport>>> {
+        // Only ever replaced whole, so a poisoned lock is safe to reuse.
+        self.shared
+            .signer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {

@@ -54,6 +54,23 @@
 //! `state` is `open`, `closed`, `undecided` (the gate could not decide:
 //! `error` has `reason` and `detail`) or `unchecked`.
 //!
+//! With a [`Signer`](crate::Signer) signing from the ring (feature
+//! `signer`), a `signer` section says which key it signs with, since when,
+//! and the ring's current key while that one is not active yet (it waits
+//! for `activation_delay`, `fleet` or its `private_key`); `active_at` is
+//! when the activation delay passes:
+//!
+//! ```json
+//! "signer": {
+//!   "kid": "demo-2026-10", "since": 1795845000, "activation_delay_seconds": 120,
+//!   "pending": {"kid": "demo-2026-11", "waiting_for": ["activation_delay", "fleet"], "active_at": 1795846020},
+//!   "private_keys": {"path": "/etc/jwt-private/jwks.json", "kids": ["demo-2026-11", "demo-2026-10"], "last_error": null}
+//! }
+//! ```
+//!
+//! `pending` is `null` once the signer signs with the current key;
+//! `private_keys` is there only when the signer reads a private JWKS.
+//!
 //! `previous` is `null` when there is no previous key; `last_used` and
 //! `latest_exp` are `null` until a token matched it; `source` is `null`
 //! when the ring was not built from a key file. `source.read_in_progress`
@@ -87,6 +104,69 @@ pub struct KeyRingStatus {
     /// The fleet gate's last answer, when the ring has a gate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fleet: Option<FleetStatus>,
+    /// Which key the `Signer` signs with and the key it waits to switch
+    /// to, when a signer signs from this ring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<SignerStatus>,
+}
+
+/// A signer's activation state: the key it signs with, and the ring's
+/// current key while that one is not active yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignerStatus {
+    /// The kid it signs with now; `None` when it has no key it can sign
+    /// with (its `sign` fails, naming the kid whose private key is missing).
+    pub kid: Option<String>,
+    /// Unix second it started signing with `kid`.
+    pub since: Option<u64>,
+    /// The activation delay, in seconds.
+    pub activation_delay_seconds: u64,
+    /// The ring's current key while the signer does not sign with it yet.
+    pub pending: Option<PendingKey>,
+    /// The private JWKS, when the signer has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_keys: Option<PrivateKeysStatus>,
+}
+
+/// A signer's private JWKS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrivateKeysStatus {
+    /// The file's path.
+    pub path: String,
+    /// The kids of its last good keys, current first.
+    pub kids: Vec<String>,
+    /// Why its content is refused, while it is (the last good keys stay).
+    pub last_error: Option<String>,
+}
+
+/// The ring's current key, not yet signed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingKey {
+    /// Its kid.
+    pub kid: String,
+    /// What it waits for; empty once it is active.
+    pub waiting_for: Vec<SignerWait>,
+    /// Unix second the activation delay passes.
+    pub active_at: u64,
+}
+
+/// What a pending key waits for before a signer signs with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SignerWait {
+    /// It has not been current on this replica for the activation delay.
+    ActivationDelay,
+    /// The fleet gate has not said that every replica loaded it.
+    Fleet,
+    /// The signer has no private part for it (the private JWKS lacks it).
+    PrivateKey,
+}
+
+/// What the ring asks of the signer that reports into it: its state now.
+/// The ring defines it so that it never depends on the signing layer.
+pub(crate) trait SignerReport: Send + Sync {
+    fn signer_status(&self) -> SignerStatus;
 }
 
 /// One key in its slot.

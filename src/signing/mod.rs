@@ -47,8 +47,14 @@ use crate::keys::{Key, KeyError, KeySet, MAX_KEY_FILE_BYTES, crypto};
 use private_jwk::{JwkProblem, PRIVATE_MEMBERS, Private};
 
 mod private_jwk;
+mod signer;
 #[cfg(test)]
 mod tests;
+
+pub use signer::{
+    DEFAULT_ACTIVATION_DELAY, DEFAULT_FLEET_POLL, DEFAULT_PRIVATE_KEYS_POLL, PrivateKeysError,
+    SignError, Signer, SignerBuilder, SignerError,
+};
 
 /// Hex digits of the thumbprint in a generated `kid`: enough to tell a
 /// day's keys apart, short enough to read aloud.
