@@ -27,7 +27,7 @@ use base64::engine::general_purpose::STANDARD;
 use jwt_rollover::KeySet;
 use serde_json::{Value, json};
 
-use common::process::{Proc, TempDir, free_addr, http, path_str, wait_until};
+use common::process::{Proc, TempDir, build_example, free_addr, http, path_str, wait_until};
 
 const ADMIN_TOKEN: &str = "cli-test-admin-token-0123456789";
 
@@ -524,9 +524,9 @@ fn mint_and_inspect_agree_for_every_algorithm() {
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
+        // This test's own features (the CLI's included), so that cargo
+        // reuses the library it built for this test.
         let features: Vec<&str> = [
-            ("aws-lc-rs", cfg!(feature = "aws-lc-rs")),
-            ("rust-crypto", cfg!(feature = "rust-crypto")),
             ("axum", cfg!(feature = "axum")),
             ("watch", cfg!(feature = "watch")),
             ("prometheus-gate", cfg!(feature = "prometheus-gate")),
@@ -536,28 +536,7 @@ fn server_binary() -> &'static Path {
         .into_iter()
         .filter_map(|(name, on)| on.then_some(name))
         .collect();
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-        let mut cargo = StdCommand::new(env!("CARGO"));
-        cargo
-            .args(["build", "--example", "server"])
-            .arg("--message-format=json-render-diagnostics")
-            .args(["--manifest-path", path_str(&manifest)])
-            .args(["--no-default-features", "--features", &features.join(",")]);
-        if !cfg!(debug_assertions) {
-            cargo.arg("--release");
-        }
-        let output = cargo.output().expect("run cargo");
-        assert!(
-            output.status.success(),
-            "cargo build --example server failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "server")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no executable for the server example")
+        build_example("server", &features)
     })
 }
 

@@ -16,9 +16,13 @@ const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 /// `cargo build --example server` with the features this test was built
 /// with, so the library artifact is shared; returns the executable.
 pub fn build_example_server() -> PathBuf {
-    // The example needs the axum and watch features, and picks the crypto
-    // backend this test was built with.
-    let mut features = vec!["axum", "watch", "prometheus-gate"];
+    build_example("server", &["axum", "watch", "prometheus-gate"])
+}
+
+/// `cargo build --example <name>` with `features` plus the crypto backend
+/// this test was built with; returns the executable.
+pub fn build_example(name: &str, features: &[&str]) -> PathBuf {
+    let mut features = features.to_vec();
     if cfg!(feature = "aws-lc-rs") {
         features.push("aws-lc-rs");
     }
@@ -28,7 +32,7 @@ pub fn build_example_server() -> PathBuf {
     let manifest = Path::new(MANIFEST_DIR).join("Cargo.toml");
     let mut cargo = Command::new(env!("CARGO"));
     cargo
-        .args(["build", "--example", "server"])
+        .args(["build", "--example", name])
         .arg("--message-format=json-render-diagnostics")
         .args(["--manifest-path", path_str(&manifest)])
         .args(["--no-default-features", "--features", &features.join(",")]);
@@ -38,16 +42,16 @@ pub fn build_example_server() -> PathBuf {
     let output = cargo.output().expect("run cargo");
     assert!(
         output.status.success(),
-        "cargo build --example server failed:\n{}",
+        "cargo build --example {name} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "server")
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported no executable for the server example")
+        .unwrap_or_else(|| panic!("cargo reported no executable for the {name} example"))
 }
 
 pub fn wait_until(procs: &[&Proc], what: &str, mut done: impl FnMut() -> bool) {
