@@ -106,8 +106,46 @@ pub(crate) fn render(status: &Value) -> String {
     if status["fleet"].is_object() {
         render_fleet(&mut out, &status["fleet"], now);
     }
+    if status["signer"].is_object() {
+        render_signer(&mut out, &status["signer"], now);
+    }
     render_source(&mut out, &status["source"], now);
     out
+}
+
+/// `Signer: signs with "k1" (since 2m ago); "k2" waits for activation_delay (active in 1m30s)`.
+fn render_signer(out: &mut String, signer: &Value, now: u64) {
+    let signing = match signer["kid"].as_str() {
+        Some(kid) => format!("signs with {kid:?} (since {})", when(&signer["since"], now)),
+        None => "cannot sign: no key with a private part".to_owned(),
+    };
+    let _ = write!(out, "\nSigner: {signing}");
+    let pending = &signer["pending"];
+    if let Some(kid) = pending["kid"].as_str() {
+        let waits: Vec<String> = pending["waiting_for"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        let active = match pending["active_at"].as_u64() {
+            Some(at) if at > now => format!("activation delay ends {}", relative(at, now)),
+            _ => "activation delay over".to_owned(),
+        };
+        let _ = write!(
+            out,
+            "; {kid:?} waits for {} ({active})",
+            if waits.is_empty() {
+                "nothing".to_owned()
+            } else {
+                waits.join(" and ")
+            }
+        );
+    }
+    let _ = writeln!(out);
+    if let Some(error) = signer["private_keys"]["last_error"].as_str() {
+        let _ = writeln!(out, "  private keys refused, last good keys kept: {error}");
+    }
 }
 
 /// `quiet: clears in 4m10s (last used 10s ago; quiet needs 600s)`.
@@ -255,6 +293,21 @@ mod tests {
                 "{expected:?} missing from:\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_signer_section_renders_what_it_signs_with_and_waits_for() {
+        let status = json!({
+            "now": 1_000,
+            "current": {"kid": "k2", "alg": "HS256", "since": 990, "verified": 0},
+            "signer": {"kid": "k1", "since": 900, "activation_delay_seconds": 120,
+                "pending": {"kid": "k2", "waiting_for": ["activation_delay", "fleet"], "active_at": 1_110}},
+        });
+        let text = render(&status);
+        assert!(
+            text.contains("Signer: signs with \"k1\" (since 1m40s ago); \"k2\" waits for activation_delay and fleet (activation delay ends in 1m50s)"),
+            "{text}"
+        );
     }
 
     #[test]
