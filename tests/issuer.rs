@@ -90,11 +90,11 @@ fn fresh_tokens_switch_to_the_new_key_only_after_the_activation_delay() {
     let dir = TempDir::new("issuer");
     let keys = dir.join("jwks.json");
     let old = (
-        &"issuer-old"[..],
+        "issuer-old",
         &b"issuer-test-secret-old-0123456789abcdef"[..],
     );
     let new = (
-        &"issuer-new"[..],
+        "issuer-new",
         &b"issuer-test-secret-new-0123456789abcdef"[..],
     );
     // Parsing installs the crypto provider too (for nothing here but the check).
