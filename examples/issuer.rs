@@ -36,6 +36,8 @@
 //! (and, with `--fleet-prometheus`, is loaded on every replica), so no
 //! replica rejects a fresh token as `unknown_kid`.
 
+mod shared;
+
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,13 +55,14 @@ use clap::Parser;
 use jwt_rollover::admin::AdminAuth;
 use jwt_rollover::fleet::PrometheusGate;
 use jwt_rollover::{
-    JwtRollover, KeyFile, KeyFormat, RetirePolicy, Signer, SignerError, Slot, StartError, Verified,
-    WatchOptions,
+    JwtRollover, KeyFile, KeyFormat, RetirePolicy, Signer, SignerError, StartError, WatchOptions,
 };
 use prometheus::Registry;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
+
+use shared::{bind, shutdown, whoami};
 
 /// Flags: the example server's names where they overlap.
 #[derive(Debug, Parser)]
@@ -294,52 +297,5 @@ async fn token(
                 json!({"error": "server_error", "error_description": "cannot sign a token now"});
             (StatusCode::SERVICE_UNAVAILABLE, Json(error)).into_response()
         }
-    }
-}
-
-/// The `/whoami` answer, as the example server's.
-#[derive(Serialize)]
-struct WhoAmI<'a> {
-    claims: &'a RawValue,
-    kid: &'a str,
-    slot: Slot,
-}
-
-async fn whoami(token: Verified<Box<RawValue>>) -> impl IntoResponse {
-    Json(WhoAmI {
-        claims: &token.claims,
-        kid: &token.key.kid,
-        slot: token.key.slot,
-    })
-    .into_response()
-}
-
-async fn bind(flag: &str, address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
-    tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|err| format!("{flag} {address}: {err}"))
-}
-
-/// Ctrl-C or SIGTERM: stop accepting connections, let open ones finish.
-async fn shutdown() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }

@@ -27,15 +27,16 @@
 //! the current key and one by the previous key, when the key file holds
 //! HMAC secrets (the demo keys do).
 
+mod shared;
+
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::response::IntoResponse;
+use axum::Router;
 use axum::routing::get;
-use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
@@ -43,13 +44,14 @@ use jsonwebtoken::{EncodingKey, Header};
 use jwt_rollover::admin::AdminAuth;
 use jwt_rollover::fleet::PrometheusGate;
 use jwt_rollover::{
-    Algorithm, JwtRollover, KeyFile, KeyFormat, KeyRing, KeySet, RetirePolicy, Slot, StartError,
-    TokenCacheConfig, Verified, WatchOptions,
+    Algorithm, JwtRollover, KeyFile, KeyFormat, KeyRing, KeySet, RetirePolicy, StartError,
+    TokenCacheConfig, WatchOptions,
 };
 use prometheus::Registry;
-use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+
+use shared::{bind, shutdown, whoami};
 
 /// Flags: names and defaults are a stable interface (scripts and tests use them).
 #[derive(Debug, Parser)]
@@ -192,66 +194,6 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let admin = axum::serve(admin_listener, admin).with_graceful_shutdown(shutdown());
     tokio::try_join!(async { public.await }, async { admin.await },)?;
     Ok(())
-}
-
-/// The `/whoami` answer, serialized straight from the verified token.
-///
-/// The claims are a `Box<RawValue>`: the payload's JSON as the token
-/// carries it, checked (exp, nbf, iss, aud) but never built into a `Value`
-/// map, so echoing them costs a copy instead of a parse, a serialization
-/// and a drop (callgrind: this handler 5,458 -> 3,841 instructions per
-/// request; end to end about +0.04 of `/healthz`'s requests per second,
-/// see docs/performance.md). JSON that a `Value` cannot hold (a lone
-/// surrogate escape such as `"\ud800"`) is therefore echoed as written
-/// rather than refused. An application that reads its claims would name
-/// its own struct instead: `Verified<MyClaims>`.
-#[derive(Serialize)]
-struct WhoAmI<'a> {
-    claims: &'a RawValue,
-    kid: &'a str,
-    slot: Slot,
-}
-
-async fn whoami(token: Verified<Box<RawValue>>) -> impl IntoResponse {
-    Json(WhoAmI {
-        claims: &token.claims,
-        kid: &token.key.kid,
-        slot: token.key.slot,
-    })
-    .into_response()
-}
-
-/// Binds `address`, or says which flag named an address that cannot be used.
-async fn bind(flag: &str, address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
-    tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|err| format!("{flag} {address}: {err}"))
-}
-
-/// Ctrl-C, or SIGTERM (what Kubernetes sends before killing a pod): stop
-/// accepting connections and let the open ones finish.
-async fn shutdown() {
-    let interrupt = async {
-        // If a handler cannot be installed, that signal never ends the wait.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
 }
 
 fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_generated: bool) {

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use common::process::{Proc, TempDir, build_example_server, free_addr, http, path_str};
 use common::prom_server::{query, require_tools, results, start_prometheus};
-use common::{b64, mint, rename_over, unix_now};
+use common::{hs256_jwks, mint, rename_over, unix_now};
 
 const JOB: &str = "jwt-fleet";
 const ADMIN_TOKEN: &str = "fleet-test-admin-token-0123456789";
@@ -51,16 +51,6 @@ const TOKEN_TTL: u64 = 3;
 /// What the gate assumes of Prometheus (which scrapes every second): a
 /// replica whose data is older than twice this is stale.
 const SCRAPE_INTERVAL: u64 = 2;
-
-fn jwks(keys: &[(&str, &[u8])]) -> Vec<u8> {
-    let keys: Vec<Value> = keys
-        .iter()
-        .map(|(kid, secret)| {
-            json!({"kty": "oct", "kid": kid, "alg": "HS256", "use": "sig", "k": b64(secret)})
-        })
-        .collect();
-    serde_json::to_vec_pretty(&json!({ "keys": keys })).expect("JSON")
-}
 
 /// A token of `kid` valid for `ttl` seconds.
 fn token(kid: &str, secret: &[u8], ttl: u64) -> String {
@@ -298,8 +288,8 @@ impl Fleet {
 #[test]
 #[ignore = "needs prometheus and promtool on PATH (apt-get install prometheus)"]
 fn thin_traffic_on_one_replica_holds_every_replica_until_the_fleet_is_quiet() {
-    let old_only = jwks(&[(OLD_KID, OLD_SECRET)]);
-    let rotated = jwks(&[(NEW_KID, NEW_SECRET), (OLD_KID, OLD_SECRET)]);
+    let old_only = hs256_jwks(&[(OLD_KID, OLD_SECRET)]);
+    let rotated = hs256_jwks(&[(NEW_KID, NEW_SECRET), (OLD_KID, OLD_SECRET)]);
     let fleet = Fleet::start("fleet-quiet", &old_only, &old_only);
     let mut timeline = Timeline::new();
     timeline.at("both replicas up with [old], Prometheus scraping both every 1s");
@@ -398,7 +388,7 @@ fn thin_traffic_on_one_replica_holds_every_replica_until_the_fleet_is_quiet() {
 #[test]
 #[ignore = "needs prometheus and promtool on PATH (apt-get install prometheus)"]
 fn without_prometheus_no_replica_retires_unless_forced() {
-    let both = jwks(&[(NEW_KID, NEW_SECRET), (OLD_KID, OLD_SECRET)]);
+    let both = hs256_jwks(&[(NEW_KID, NEW_SECRET), (OLD_KID, OLD_SECRET)]);
     let mut fleet = Fleet::start("fleet-down", &both, &both);
     let mut timeline = Timeline::new();
     timeline.at("both replicas up with [new, old], no traffic");
@@ -463,8 +453,8 @@ fn without_prometheus_no_replica_retires_unless_forced() {
 #[test]
 #[ignore = "needs prometheus and promtool on PATH (apt-get install prometheus)"]
 fn a_replica_that_has_not_loaded_the_new_key_holds_the_fleet() {
-    let old_only = jwks(&[(OLD_KID, OLD_SECRET)]);
-    let rotated = jwks(&[(NEW_KID, NEW_SECRET), (OLD_KID, OLD_SECRET)]);
+    let old_only = hs256_jwks(&[(OLD_KID, OLD_SECRET)]);
+    let rotated = hs256_jwks(&[(NEW_KID, NEW_SECRET), (OLD_KID, OLD_SECRET)]);
     let fleet = Fleet::start("fleet-lag", &old_only, &old_only);
     let mut timeline = Timeline::new();
     timeline.at("both replicas up with [old]");

@@ -15,20 +15,10 @@ use jwt_rollover::{KeyFormat, KeySet};
 use serde_json::{Value, json};
 
 use common::process::{Proc, TempDir, build_example, free_addr, http, path_str, wait_until};
-use common::{b64, rename_over};
+use common::{hs256_jwks, rename_over};
 
 const ADMIN_TOKEN: &str = "issuer-test-admin-token-0123456789";
 const ACTIVATION_DELAY: u64 = 3;
-
-fn jwks(keys: &[(&str, &[u8])]) -> Vec<u8> {
-    let keys: Vec<Value> = keys
-        .iter()
-        .map(|(kid, secret)| {
-            json!({"kty": "oct", "kid": kid, "alg": "HS256", "use": "sig", "k": b64(secret)})
-        })
-        .collect();
-    serde_json::to_vec(&json!({ "keys": keys })).expect("JSON")
-}
 
 struct Issuer {
     app: SocketAddr,
@@ -98,8 +88,8 @@ fn fresh_tokens_switch_to_the_new_key_only_after_the_activation_delay() {
         &b"issuer-test-secret-new-0123456789abcdef"[..],
     );
     // Parsing installs the crypto provider too (for nothing here but the check).
-    KeySet::parse(&jwks(&[old]), KeyFormat::Jwks).expect("a valid JWKS");
-    rename_over(&keys, &jwks(&[old]));
+    KeySet::parse(&hs256_jwks(&[old]), KeyFormat::Jwks).expect("a valid JWKS");
+    rename_over(&keys, &hs256_jwks(&[old]));
     let (app, admin) = (free_addr(), free_addr());
     let proc = Proc::spawn(
         "issuer",
@@ -137,7 +127,7 @@ fn fresh_tokens_switch_to_the_new_key_only_after_the_activation_delay() {
     );
 
     // The Secret changes: the new key first.
-    rename_over(&keys, &jwks(&[new, old]));
+    rename_over(&keys, &hs256_jwks(&[new, old]));
     let rotated = Instant::now();
     wait_until(&[], "the issuer to load the new key", || {
         issuer.status()["current"]["kid"] == "issuer-new"

@@ -28,7 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jwt_simple::prelude::{Claims, HS256Key, MACLike as _};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use common::process::{
     Proc, Response, TempDir, build_example_server, free_addr, http, path_str, wait_until,
@@ -36,7 +36,7 @@ use common::process::{
 use common::prom_server::{
     api, percent_encode, query, require_tools, results, sample, start_prometheus,
 };
-use common::{b64, rename_over, unix_now};
+use common::{hs256_jwks, rename_over, unix_now};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const DASHBOARD: &str = "dashboards/jwt-rollover.json";
@@ -142,7 +142,10 @@ fn dashboard_and_alert_queries_run_on_a_live_rotation() {
 
     let dir = TempDir::new("prometheus");
     let keys_path = dir.path().join("jwks.json");
-    rename_over(&keys_path, &jwks(&[(KID_A, SECRET_A), (KID_B, SECRET_B)]));
+    rename_over(
+        &keys_path,
+        &hs256_jwks(&[(KID_A, SECRET_A), (KID_B, SECRET_B)]),
+    );
     let app = free_addr();
     let admin = free_addr();
     let prom = free_addr();
@@ -273,7 +276,10 @@ fn drive_rotation(
     client.expect(Some(&tokens.a), Ok(("current", KID_A)));
 
     // The rotation: [C, A]. A keeps working throughout, as current then previous.
-    rename_over(keys_path, &jwks(&[(KID_C, SECRET_C), (KID_A, SECRET_A)]));
+    rename_over(
+        keys_path,
+        &hs256_jwks(&[(KID_C, SECRET_C), (KID_A, SECRET_A)]),
+    );
     wait_until(procs, "the server rotated to the new key", || {
         client.whoami(Some(&tokens.a));
         server_metric(admin, "jwt_key_rotations_total") >= 1.0
@@ -748,16 +754,6 @@ fn run_promtool(args: &[&str]) {
 // ---------------------------------------------------------------------------
 // The example server and its traffic
 // ---------------------------------------------------------------------------
-
-fn jwks(keys: &[(&str, &[u8])]) -> Vec<u8> {
-    let keys: Vec<Value> = keys
-        .iter()
-        .map(|(kid, secret)| {
-            json!({"kty": "oct", "kid": kid, "alg": "HS256", "use": "sig", "k": b64(secret)})
-        })
-        .collect();
-    serde_json::to_vec_pretty(&json!({ "keys": keys })).expect("JSON")
-}
 
 /// The scenario's tokens, all valid for an hour unless named otherwise.
 struct Tokens {

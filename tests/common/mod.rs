@@ -62,6 +62,17 @@ pub const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/bash
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
 ";
 
+/// A JWKS of HS256 keys, `(kid, secret)` in order (the first is current).
+pub fn hs256_jwks(keys: &[(&str, &[u8])]) -> Vec<u8> {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|(kid, secret)| {
+            json!({"kty": "oct", "kid": kid, "alg": "HS256", "use": "sig", "k": b64(secret)})
+        })
+        .collect();
+    serde_json::to_vec_pretty(&json!({ "keys": keys })).expect("JSON")
+}
+
 /// An HS256 key.
 pub fn hmac(kid: &str, secret: &[u8]) -> Key {
     Key::hmac(Some(kid), Algorithm::HS256, secret).unwrap()
