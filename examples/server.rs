@@ -23,6 +23,10 @@
 //! previous for `--min-age`, unused for `--quiet`, and every token it signed
 //! that was seen has expired.
 //!
+//! Fleet gate (`--fleet-prometheus URL --fleet-selector 'job="..."'`): with
+//! many replicas, retirement also waits until the Prometheus that scrapes
+//! them says the whole fleet agrees (docs/fleet.md); off when unset.
+//!
 //! At start it prints `curl` commands with fresh demo tokens, one signed by
 //! the current key and one by the previous key, when the key file holds
 //! HMAC secrets (the demo keys do).

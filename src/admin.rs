@@ -30,6 +30,11 @@
 //! {"error": "no_source", "message": "the key ring has no key file to reload"}
 //! ```
 //!
+//! With a fleet gate (see [`crate::fleet`]), `not_eligible` lists the
+//! gate's blockers too (`fleet_*`, with the `query` and `value` that
+//! blocked, and `clears_at` `null` when unknown): a retirement that is not
+//! forced asks the gate first.
+//!
 //! A malformed query (`?force=maybe`) is a `400`; never a `500`.
 //!
 //! # Example

@@ -19,6 +19,15 @@
 //! - [`Metrics`] counts which key matched and every rejection by reason,
 //!   on your Prometheus `Registry`.
 //! - [`admin`] is the admin API, and [`status`] the state it reports.
+//! - [`fleet`] makes retirement wait for the whole fleet (many replicas),
+//!   read from the Prometheus that scrapes them.
+//! - `Signer` (cargo feature `signer`) signs tokens from the same ring,
+//!   switching to a new key only once every replica has it.
+//! - [`JwtRollover`] wires all of it in one call.
+//!
+//! The `jwt-rollover` command (cargo feature `cli`) makes keys, rotates a
+//! JWKS, mints and inspects tokens, and drives the admin API through a
+//! rotation.
 //!
 //! # Example
 //!
