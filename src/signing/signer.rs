@@ -497,7 +497,19 @@ impl Inner {
             .metrics()
             .signer_key(state.published.as_deref(), kid);
         state.published = Some(Arc::from(kid));
-        if decision.choice == Some(Choice::Current) && !decision.activation.waiting_for.is_empty() {
+        let early =
+            decision.choice == Some(Choice::Current) && !decision.activation.waiting_for.is_empty();
+        if early && previous.is_none() {
+            // The signer's first key, in a ring with no other key that can
+            // sign (a service's first start): nothing better exists, and
+            // nothing went wrong.
+            tracing::info!(
+                kid,
+                "signer signs with the only key it can (not active yet)"
+            );
+        } else if early {
+            // It signed with another key before: that key left the ring
+            // (a forced retirement) before the new one became active.
             tracing::warn!(
                 kid,
                 previous = previous.as_deref(),
