@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use assert_cmd::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use jwt_rollover::KeySet;
+use jwt_rollover::{KeySet, SigningKeySet};
 use serde_json::{Value, json};
 
 use common::process::{Proc, TempDir, build_example, free_addr, http, path_str, wait_until};
@@ -813,4 +813,102 @@ fn rotate_create_starts_a_jwks_and_never_replaces_one() {
 
     ok(d, &["rotate", "--jwks", "jwks.json", "--new", "second.jwk"]);
     assert_eq!(jwks_kids(&d.join("jwks.json")), ["second", "first"]);
+}
+
+#[test]
+fn rotate_private_keeps_the_signers_jwks_in_step_with_the_verifiers() {
+    let dir = TempDir::new("cli-private");
+    let d = dir.path();
+    keygen(d, "ES256", Some("es-1"), "es-1");
+    keygen(d, "ES256", Some("es-2"), "es-2");
+    keygen(d, "ES256", Some("es-3"), "es-3");
+    ok(
+        d,
+        &[
+            "rotate",
+            "--jwks",
+            "jwks.json",
+            "--new",
+            "es-1.jwk",
+            "--create",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "rotate",
+            "--jwks",
+            "private.json",
+            "--new",
+            "es-1.jwk",
+            "--create",
+            "--private",
+        ],
+    );
+    ok(d, &["rotate", "--jwks", "jwks.json", "--new", "es-2.jwk"]);
+    ok(
+        d,
+        &[
+            "rotate",
+            "--jwks",
+            "private.json",
+            "--new",
+            "es-2.jwk",
+            "--private",
+        ],
+    );
+
+    assert_eq!(jwks_kids(&d.join("jwks.json")), ["es-2", "es-1"]);
+    assert_eq!(jwks_kids(&d.join("private.json")), ["es-2", "es-1"]);
+    let private = std::fs::read(d.join("private.json")).unwrap();
+    let signers = SigningKeySet::from_jwks_bytes(&private).expect("a private JWKS a Signer reads");
+    assert_eq!(signers.current().kid(), "es-2");
+    let public: Value =
+        serde_json::from_slice(&std::fs::read(d.join("jwks.json")).unwrap()).unwrap();
+    for key in public["keys"].as_array().unwrap() {
+        assert!(
+            !SigningKeySet::has_private_members(key),
+            "the verifiers' JWKS got a private key: {key}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(d.join("private.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "a private JWKS is private");
+    }
+
+    // The previous key goes only when told, as in the verifiers' JWKS.
+    let before = snapshot(d);
+    let refused = run(
+        d,
+        &[
+            "rotate",
+            "--jwks",
+            "private.json",
+            "--new",
+            "es-3.jwk",
+            "--private",
+        ],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("\"es-1\""), "{}", refused.stderr);
+    assert_eq!(snapshot(d), before);
+    // A private JWKS is never read as the verifiers' one, nor the reverse.
+    let wrong = run(
+        d,
+        &[
+            "rotate",
+            "--jwks",
+            "jwks.json",
+            "--new",
+            "es-3.jwk",
+            "--private",
+        ],
+    );
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert_eq!(snapshot(d), before);
 }

@@ -38,6 +38,11 @@ pub(crate) struct RotateArgs {
     /// exists): the first key of a service.
     #[arg(long, conflicts_with_all = ["drop_previous", "admin"])]
     create: bool,
+    /// Rotate the signers' private JWKS instead (the file a `Signer` reads
+    /// with asymmetric keys): the same order, private keys kept. The kids
+    /// then match the verifiers' JWKS rotated with the same --new.
+    #[arg(long, conflicts_with = "admin")]
+    private: bool,
     /// The service's admin API: refuse to drop a key it still needs.
     #[arg(long, value_name = "URL")]
     admin: Option<String>,
@@ -138,6 +143,9 @@ fn check_service(
 
 pub(crate) fn run(args: &RotateArgs) -> Result<(), Failure> {
     let new = load_key("--new", &args.new)?;
+    if args.private {
+        return rotate_private(args, &new);
+    }
     if args.create {
         return create(args, &new);
     }
@@ -196,9 +204,16 @@ pub(crate) fn run(args: &RotateArgs) -> Result<(), Failure> {
         ))
     })?;
 
+    // An HMAC key (new or old) puts its secret into the JWKS.
+    let holds_secrets = jwks["keys"]
+        .as_array()
+        .is_some_and(|keys| keys.iter().any(|key| key.get("k").is_some()));
     match &args.k8s_secret {
-        Some(name) => write_stdout(&secret_manifest(name, args.namespace.as_deref(), &text)?)?,
-        None if is_stdio(&args.jwks) => write_stdout(&text)?,
+        Some(name) => write_stdout(
+            &secret_manifest(name, args.namespace.as_deref(), &text)?,
+            holds_secrets,
+        )?,
+        None if is_stdio(&args.jwks) => write_stdout(&text, holds_secrets)?,
         None => files::replace_atomically(&args.jwks, text.as_bytes())?,
     }
 
@@ -222,6 +237,89 @@ pub(crate) fn run(args: &RotateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `--private`: the signers' private JWKS, rotated like the verifiers' one
+/// (new key first, old current second), checked by the parser the
+/// `Signer` runs. Written with mode 0600 when created.
+fn rotate_private(args: &RotateArgs, new: &SigningKey) -> Result<(), Failure> {
+    let place = format!("--jwks {}", args.jwks.display());
+    let mut keys = vec![new.to_private_jwk()];
+    if args.create {
+        if !is_stdio(&args.jwks) && args.jwks.exists() {
+            return Err(Failure::usage(format!(
+                "{place} exists: --create only starts a new private JWKS; to rotate it, run again without --create"
+            )));
+        }
+    } else {
+        if !is_stdio(&args.jwks) && !args.jwks.exists() {
+            return Err(Failure::usage(format!(
+                "--jwks {}: no such file; check the path, or add --create to start a new private JWKS with {:?} as its only key",
+                args.jwks.display(),
+                new.kid()
+            )));
+        }
+        let bytes = files::read_bounded("--jwks", &args.jwks)?;
+        let old = SigningKeySet::from_jwks_bytes(&bytes).map_err(|err| {
+            Failure::usage(format!(
+                "{place}: {err}; with --private it must be the signers' private JWKS (one or two private JWKs)"
+            ))
+        })?;
+        let current = old.current();
+        for key in [Some(current), old.previous()].into_iter().flatten() {
+            if key.kid() == new.kid() {
+                return Err(Failure::usage(format!(
+                    "the new key's kid {:?} is already in {place}: give the new key its own kid",
+                    new.kid()
+                )));
+            }
+        }
+        if new.algorithm() != current.algorithm() && !args.allow_alg_change {
+            return Err(Failure::usage(format!(
+                "the new key signs with {:?} but the current key {:?} with {:?}; pass --allow-alg-change if this migration is intended",
+                new.algorithm(),
+                current.kid(),
+                current.algorithm()
+            )));
+        }
+        if let Some(dropped) = old.previous()
+            && !args.drop_previous
+        {
+            return Err(Failure::refused(format!(
+                "{place} already has a previous key, {:?}, which this rotation would drop: once it is retired on the service, run again with --drop-previous",
+                dropped.kid()
+            )));
+        }
+        keys.push(current.to_private_jwk());
+    }
+    let text = pretty(&json!({ "keys": keys }))?;
+    SigningKeySet::from_jwks_bytes(text.as_bytes()).map_err(|err| {
+        Failure::usage(format!(
+            "the rotated private JWKS would be refused by a Signer ({err}); nothing was written"
+        ))
+    })?;
+    match &args.k8s_secret {
+        Some(name) => write_stdout(
+            &secret_manifest_with(name, args.namespace.as_deref(), PRIVATE_SECRET_FILE, &text)?,
+            true,
+        )?,
+        None if is_stdio(&args.jwks) => write_stdout(&text, true)?,
+        None if args.create => files::create_atomically(&args.jwks, text.as_bytes(), true)?,
+        None => files::replace_atomically(&args.jwks, text.as_bytes())?,
+    }
+    eprintln!(
+        "rotated the signers' private JWKS: current {:?} ({:?}){}",
+        new.kid(),
+        new.algorithm(),
+        keys.get(1)
+            .and_then(|old| old["kid"].as_str())
+            .map(|kid| format!(", previous {kid:?}"))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// The file name a private JWKS has in its Kubernetes Secret.
+const PRIVATE_SECRET_FILE: &str = "private-jwks.json";
+
 /// `--create`: a JWKS whose only key is the new one, for a service's first
 /// key. Never over an existing file: that one needs a rotation.
 fn create(args: &RotateArgs, new: &SigningKey) -> Result<(), Failure> {
@@ -238,8 +336,11 @@ fn create(args: &RotateArgs, new: &SigningKey) -> Result<(), Failure> {
         ))
     })?;
     match &args.k8s_secret {
-        Some(name) => write_stdout(&secret_manifest(name, args.namespace.as_deref(), &text)?)?,
-        None if is_stdio(&args.jwks) => write_stdout(&text)?,
+        Some(name) => write_stdout(
+            &secret_manifest(name, args.namespace.as_deref(), &text)?,
+            new.is_symmetric(),
+        )?,
+        None if is_stdio(&args.jwks) => write_stdout(&text, new.is_symmetric())?,
         None => files::create_atomically(&args.jwks, text.as_bytes(), new.is_symmetric())?,
     }
     eprintln!(
@@ -256,6 +357,16 @@ fn create(args: &RotateArgs, new: &SigningKey) -> Result<(), Failure> {
 /// A `v1` Secret holding the JWKS as `data.jwks.json`, as JSON (which
 /// `kubectl apply -f -` reads as it reads YAML).
 fn secret_manifest(name: &str, namespace: Option<&str>, jwks: &str) -> Result<String, Failure> {
+    secret_manifest_with(name, namespace, "jwks.json", jwks)
+}
+
+/// A `v1` Secret holding `content` as `data.<file>`.
+fn secret_manifest_with(
+    name: &str,
+    namespace: Option<&str>,
+    file: &str,
+    content: &str,
+) -> Result<String, Failure> {
     let mut metadata = json!({"name": name});
     if let Some(namespace) = namespace {
         metadata["namespace"] = json!(namespace);
@@ -265,11 +376,21 @@ fn secret_manifest(name: &str, namespace: Option<&str>, jwks: &str) -> Result<St
         "kind": "Secret",
         "metadata": metadata,
         "type": "Opaque",
-        "data": {"jwks.json": STANDARD.encode(jwks)},
+        "data": {file: STANDARD.encode(content)},
     }))
 }
 
-fn write_stdout(text: &str) -> Result<(), Failure> {
+/// Writes the result on stdout. Key material that is secret (an HMAC
+/// JWKS, a private JWKS, or a Secret manifest of one) goes only into a
+/// pipe or a file, never onto a terminal, where it would stay in
+/// scrollback and screen recordings.
+fn write_stdout(text: &str, holds_secrets: bool) -> Result<(), Failure> {
+    use std::io::IsTerminal as _;
+    if holds_secrets && std::io::stdout().is_terminal() {
+        return Err(Failure::usage(
+            "the output holds secret key material and stdout is a terminal: send it to a file or a pipe (`> file`, `| kubectl apply -f -`); nothing was written".to_owned(),
+        ));
+    }
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
