@@ -30,8 +30,9 @@
 //!
 //! Rotating is one Secret change: for HMAC keys, the JWKS `--keys` reads
 //! (`{"keys": [new, old]}`); for asymmetric keys, that public JWKS and the
-//! private JWKS `--private-keys` reads, with the same kids
-//! (`jwt-rollover keygen` writes both). The issuer keeps signing with the
+//! private JWKS `--private-keys` reads, with the same kids (`jwt-rollover
+//! rotate --new k.jwk` writes the first, the same command with `--private`
+//! the second). The issuer keeps signing with the
 //! old key until the new one has been current for `--activation-delay`
 //! (and, with `--fleet-prometheus`, is loaded on every replica), so no
 //! replica rejects a fresh token as `unknown_kid`.
