@@ -278,3 +278,25 @@ async fn loaded_everywhere_asks_the_gate_or_this_replica() {
     assert_eq!(alone.loaded_everywhere(OLD_KID).await, Ok(false));
     assert!(alone.status().fleet.is_none());
 }
+
+#[tokio::test]
+async fn after_a_rotation_the_new_kid_is_not_loaded_everywhere_until_checked() {
+    let env = Env::new(Answer::Open);
+    env.ring.check_retirement().await;
+    assert!(env.ring.status().fleet.unwrap().loaded_everywhere);
+    env.ring
+        .rotate(hmac("kid-newer", b"newer-secret-newer-secret-newer-!!"))
+        .unwrap();
+    let fleet = env.ring.status().fleet.unwrap();
+    assert_eq!(
+        fleet.current_kid.as_deref(),
+        Some(NEW_KID),
+        "the last check's kid"
+    );
+    assert!(
+        !fleet.loaded_everywhere,
+        "a check about another kid says nothing of kid-newer"
+    );
+    env.ring.check_retirement().await;
+    assert!(env.ring.status().fleet.unwrap().loaded_everywhere);
+}

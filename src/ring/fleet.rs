@@ -294,7 +294,9 @@ pub struct FleetStatus {
     /// The previous kid the last check was about; `null` when there was
     /// no previous key (then only "loaded everywhere" was checked).
     pub previous_kid: Option<String>,
-    /// Whether every replica reports `current_kid` as current.
+    /// Whether every replica reports this replica's current kid as
+    /// current. `false` until a check about that kid says so (right after
+    /// a rotation, the last check was about the kid before).
     pub loaded_everywhere: bool,
     /// The replicas the gate saw, and how many report each current kid.
     pub replicas: Option<FleetReplicas>,
@@ -314,7 +316,9 @@ pub struct FleetReplicas {
 }
 
 impl FleetStatus {
-    pub(crate) fn new(gate: String, check: Option<&FleetCheck>) -> Self {
+    /// The section for a ring whose current kid is `current_kid`, from the
+    /// gate's last check.
+    pub(crate) fn new(gate: String, check: Option<&FleetCheck>, current_kid: &str) -> Self {
         let Some(check) = check else {
             return Self {
                 gate,
@@ -331,7 +335,7 @@ impl FleetStatus {
         let (state, loaded_everywhere, replicas, blockers, error) = match &check.answer {
             Ok(view) => (
                 if view.is_open() { "open" } else { "closed" },
-                is_loaded_everywhere(view, &check.current_kid),
+                check.current_kid == current_kid && is_loaded_everywhere(view, current_kid),
                 Some(FleetReplicas {
                     up: view.replicas,
                     current_kids: view.current_kids.clone(),

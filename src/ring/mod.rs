@@ -797,8 +797,13 @@ impl KeyRing {
             retired: snapshot.retired.iter().map(|kid| kid.to_string()).collect(),
             policy: PolicyStatus::from(policy),
             source: self.source_status(),
-            fleet: fleet
-                .map(|(fleet, last)| FleetStatus::new(fleet.gate.describe(), last.as_ref())),
+            fleet: fleet.map(|(fleet, last)| {
+                FleetStatus::new(
+                    fleet.gate.describe(),
+                    last.as_ref(),
+                    snapshot.current.key.kid(),
+                )
+            }),
             signer: self.signer_report().map(|signer| signer.signer_status()),
         }
     }
