@@ -54,16 +54,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jwt_rollover::admin::AdminAuth;
-use jwt_rollover::fleet::PrometheusGate;
 use jwt_rollover::{
-    JwtRollover, KeyFile, KeyFormat, RetirePolicy, Signer, SignerError, StartError, WatchOptions,
+    JwtRollover, KeyFile, KeyFormat, Signer, SignerError, StartError, WatchOptions,
 };
 use prometheus::Registry;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use shared::{bind, shutdown, whoami};
+use shared::{RetireFlags, bind, shutdown, whoami};
 
 /// Flags: the example server's names where they overlap.
 #[derive(Debug, Parser)]
@@ -95,31 +94,14 @@ struct Args {
     /// Bearer token for the admin routes; a random one is printed when unset.
     #[arg(long, env = "JWT_ROLLOVER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
-    /// Retirement policy: least time a key stays previous before auto
-    /// retirement (at least `--token-ttl` plus the leeway).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
-    min_age: Duration,
-    /// Retirement policy: how long no token may have matched the previous key.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
-    quiet: Duration,
     /// Poll interval of the key files, the fallback to file events.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     poll: Duration,
     /// Clock skew allowed on `exp` and `nbf`.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     leeway: Duration,
-    /// Retirement policy: how often eligibility (and the fleet gate) is checked.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
-    check_interval: Duration,
-    /// The fleet gate: base URL of the Prometheus that scrapes every replica.
-    #[arg(long, requires = "fleet_selector")]
-    fleet_prometheus: Option<String>,
-    /// The fleet gate: a label selector matching exactly this service's replicas.
-    #[arg(long, requires = "fleet_prometheus")]
-    fleet_selector: Option<String>,
-    /// The fleet gate: Prometheus's scrape interval for the replicas.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
-    fleet_scrape_interval: Duration,
+    #[command(flatten)]
+    retire: RetireFlags,
 }
 
 #[tokio::main]
@@ -145,17 +127,10 @@ struct Issuer {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let policy = RetirePolicy::default()
-        .with_min_age(args.min_age)
-        .with_quiet(args.quiet)
-        .with_check_interval(args.check_interval);
     let mut builder = JwtRollover::builder(KeyFile::new(&args.keys, args.key_format))
-        .with_policy(policy)
+        .with_policy(args.retire.policy())
         .with_watch(WatchOptions::default().with_poll_interval(args.poll));
-    if let (Some(url), Some(selector)) = (&args.fleet_prometheus, &args.fleet_selector) {
-        let gate = PrometheusGate::new(url, selector)
-            .map_err(|err| format!("--fleet-prometheus {url} --fleet-selector {selector}: {err}"))?
-            .with_scrape_interval(args.fleet_scrape_interval);
+    if let Some(gate) = args.retire.gate()? {
         builder = builder.with_fleet_gate(gate);
     }
     let rollover = builder.start(&Registry::new()).map_err(|err| match err {

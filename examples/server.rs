@@ -46,16 +46,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
 use jwt_rollover::admin::AdminAuth;
-use jwt_rollover::fleet::PrometheusGate;
 use jwt_rollover::{
-    Algorithm, JwtRollover, KeyFile, KeyFormat, KeyRing, KeySet, RetirePolicy, StartError,
-    TokenCacheConfig, WatchOptions,
+    Algorithm, JwtRollover, KeyFile, KeyFormat, KeyRing, KeySet, StartError, TokenCacheConfig,
+    WatchOptions,
 };
 use prometheus::Registry;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use shared::{bind, shutdown, whoami};
+use shared::{RetireFlags, bind, shutdown, whoami};
 
 /// Flags: names and defaults are a stable interface (scripts and tests use them).
 #[derive(Debug, Parser)]
@@ -77,19 +76,14 @@ struct Args {
     /// Bearer token for the admin routes; a random one is printed when unset.
     #[arg(long, env = "JWT_ROLLOVER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
-    /// Retirement policy: least time a key stays previous before auto retirement
-    /// (at least the longest token lifetime plus the leeway).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
-    min_age: Duration,
-    /// Retirement policy: how long no token may have matched the previous key.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
-    quiet: Duration,
     /// Poll interval of the key file, the fallback to file events.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     poll: Duration,
     /// Clock skew allowed on `exp` and `nbf`.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     leeway: Duration,
+    #[command(flatten)]
+    retire: RetireFlags,
     /// Verified-token cache size in entries; 0 (the default) turns it off.
     #[arg(long, default_value_t = 0)]
     token_cache: usize,
@@ -99,21 +93,6 @@ struct Args {
     /// Accept only tokens with this `aud`.
     #[arg(long)]
     audience: Option<String>,
-    /// Retirement policy: how often eligibility (and the fleet gate) is checked.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
-    check_interval: Duration,
-    /// The fleet gate: base URL of the Prometheus that scrapes every replica
-    /// (e.g. `http://prometheus:9090`). Off when unset.
-    #[arg(long, requires = "fleet_selector")]
-    fleet_prometheus: Option<String>,
-    /// The fleet gate: a label selector matching exactly this service's
-    /// replicas, e.g. `job="orders"`.
-    #[arg(long, requires = "fleet_prometheus")]
-    fleet_selector: Option<String>,
-    /// The fleet gate: Prometheus's scrape interval for the replicas; a
-    /// replica not scraped for twice this long makes the gate undecided.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
-    fleet_scrape_interval: Duration,
 }
 
 #[tokio::main]
@@ -135,17 +114,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let policy = RetirePolicy::default()
-        .with_min_age(args.min_age)
-        .with_quiet(args.quiet)
-        .with_check_interval(args.check_interval);
     let mut builder = JwtRollover::builder(KeyFile::new(&args.keys, args.key_format))
-        .with_policy(policy)
+        .with_policy(args.retire.policy())
         .with_watch(WatchOptions::default().with_poll_interval(args.poll));
-    if let (Some(url), Some(selector)) = (&args.fleet_prometheus, &args.fleet_selector) {
-        let gate = PrometheusGate::new(url, selector)
-            .map_err(|err| format!("--fleet-prometheus {url} --fleet-selector {selector}: {err}"))?
-            .with_scrape_interval(args.fleet_scrape_interval);
+    if let Some(gate) = args.retire.gate()? {
         builder = builder.with_fleet_gate(gate);
     }
     let rollover = builder.start(&Registry::new()).map_err(|err| match err {
@@ -219,8 +191,8 @@ fn print_banner(args: &Args, ring: &KeyRing, admin_token: &str, admin_token_was_
     }
     println!(
         "  auto retirement: previous key dropped after --min-age {}, --quiet {}, and no live token",
-        humantime::format_duration(args.min_age),
-        humantime::format_duration(args.quiet),
+        humantime::format_duration(args.retire.min_age),
+        humantime::format_duration(args.retire.quiet),
     );
     println!(
         "  hot reload: the key file is watched, and polled every --poll {}",

@@ -1,16 +1,69 @@
-//! What the example server and the example issuer share: the `/whoami`
-//! handler (so both answer the same JSON), binding a listener with an error
-//! that names the flag, and a graceful shutdown on Ctrl-C or SIGTERM.
+//! What the example server and the example issuer share: the retirement
+//! and fleet-gate flags (the same names and defaults in both), the
+//! `/whoami` handler (so both answer the same JSON), binding a listener
+//! with an error that names the flag, and a graceful shutdown on Ctrl-C or
+//! SIGTERM.
 //!
 //! Not an example of its own: each example declares `mod shared;`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Json;
 use axum::response::IntoResponse;
-use jwt_rollover::{Slot, Verified};
+use jwt_rollover::fleet::PrometheusGate;
+use jwt_rollover::{RetirePolicy, Slot, Verified};
 use serde::Serialize;
 use serde_json::value::RawValue;
+
+/// When the previous key is retired, and the fleet gate: flattened into
+/// each example's flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RetireFlags {
+    /// Retirement policy: least time a key stays previous before auto retirement
+    /// (at least the longest token lifetime plus the leeway).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    pub(crate) min_age: Duration,
+    /// Retirement policy: how long no token may have matched the previous key.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    pub(crate) quiet: Duration,
+    /// Retirement policy: how often eligibility (and the fleet gate) is checked.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub(crate) check_interval: Duration,
+    /// The fleet gate: base URL of the Prometheus that scrapes every replica
+    /// (e.g. `http://prometheus:9090`). Off when unset.
+    #[arg(long, requires = "fleet_selector")]
+    pub(crate) fleet_prometheus: Option<String>,
+    /// The fleet gate: a label selector matching exactly this service's
+    /// replicas, e.g. `job="orders"`.
+    #[arg(long, requires = "fleet_prometheus")]
+    pub(crate) fleet_selector: Option<String>,
+    /// The fleet gate: Prometheus's scrape interval for the replicas; a
+    /// replica not scraped for twice this long makes the gate undecided.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    pub(crate) fleet_scrape_interval: Duration,
+}
+
+impl RetireFlags {
+    pub(crate) fn policy(&self) -> RetirePolicy {
+        RetirePolicy::default()
+            .with_min_age(self.min_age)
+            .with_quiet(self.quiet)
+            .with_check_interval(self.check_interval)
+    }
+
+    /// The fleet gate the flags ask for, if any; a bad URL or selector is
+    /// a sentence naming both flags.
+    pub(crate) fn gate(&self) -> Result<Option<PrometheusGate>, String> {
+        let (Some(url), Some(selector)) = (&self.fleet_prometheus, &self.fleet_selector) else {
+            return Ok(None);
+        };
+        let gate = PrometheusGate::new(url, selector)
+            .map_err(|err| format!("--fleet-prometheus {url} --fleet-selector {selector}: {err}"))?
+            .with_scrape_interval(self.fleet_scrape_interval);
+        Ok(Some(gate))
+    }
+}
 
 /// The `/whoami` answer, serialized straight from the verified token.
 ///
