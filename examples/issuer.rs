@@ -54,10 +54,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jwt_rollover::admin::AdminAuth;
-use jwt_rollover::{
-    JwtRollover, KeyFile, KeyFormat, Signer, SignerError, StartError, WatchOptions,
-};
-use prometheus::Registry;
+use jwt_rollover::{KeyFile, KeyFormat, Signer, SignerError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -127,20 +124,7 @@ struct Issuer {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut builder = JwtRollover::builder(KeyFile::new(&args.keys, args.key_format))
-        .with_policy(args.retire.policy())
-        .with_watch(WatchOptions::default().with_poll_interval(args.poll));
-    if let Some(gate) = args.retire.gate()? {
-        builder = builder.with_fleet_gate(gate);
-    }
-    let rollover = builder.start(&Registry::new()).map_err(|err| match err {
-        StartError::Keys { source, .. } => format!(
-            "--keys {} (--key-format {}): {source}",
-            args.keys.display(),
-            args.key_format
-        ),
-        other => other.to_string(),
-    })?;
+    let rollover = shared::start(&args.keys, args.key_format, args.poll, &args.retire)?;
 
     let mut signer = rollover
         .signer()

@@ -46,11 +46,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use jsonwebtoken::{EncodingKey, Header};
 use jwt_rollover::admin::AdminAuth;
-use jwt_rollover::{
-    Algorithm, JwtRollover, KeyFile, KeyFormat, KeyRing, KeySet, StartError, TokenCacheConfig,
-    WatchOptions,
-};
-use prometheus::Registry;
+use jwt_rollover::{Algorithm, KeyFormat, KeyRing, KeySet, TokenCacheConfig};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -114,20 +110,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut builder = JwtRollover::builder(KeyFile::new(&args.keys, args.key_format))
-        .with_policy(args.retire.policy())
-        .with_watch(WatchOptions::default().with_poll_interval(args.poll));
-    if let Some(gate) = args.retire.gate()? {
-        builder = builder.with_fleet_gate(gate);
-    }
-    let rollover = builder.start(&Registry::new()).map_err(|err| match err {
-        StartError::Keys { source, .. } => format!(
-            "--keys {} (--key-format {}): {source}",
-            args.keys.display(),
-            args.key_format
-        ),
-        other => other.to_string(),
-    })?;
+    let rollover = shared::start(&args.keys, args.key_format, args.poll, &args.retire)?;
 
     let mut layer = rollover.layer::<Box<RawValue>>().with_leeway(args.leeway);
     if args.token_cache > 0 {

@@ -7,12 +7,16 @@
 //! Not an example of its own: each example declares `mod shared;`.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use axum::Json;
 use axum::response::IntoResponse;
 use jwt_rollover::fleet::PrometheusGate;
-use jwt_rollover::{RetirePolicy, Slot, Verified};
+use jwt_rollover::{
+    JwtRollover, KeyFile, KeyFormat, RetirePolicy, Slot, StartError, Verified, WatchOptions,
+};
+use prometheus::Registry;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -63,6 +67,29 @@ impl RetireFlags {
             .with_scrape_interval(self.fleet_scrape_interval);
         Ok(Some(gate))
     }
+}
+
+/// Starts the rollover on `keys`, watched and polled every `poll`, with the
+/// retirement flags; errors are sentences naming the flag.
+pub(crate) fn start(
+    keys: &Path,
+    key_format: KeyFormat,
+    poll: Duration,
+    retire: &RetireFlags,
+) -> Result<JwtRollover, String> {
+    let mut builder = JwtRollover::builder(KeyFile::new(keys, key_format))
+        .with_policy(retire.policy())
+        .with_watch(WatchOptions::default().with_poll_interval(poll));
+    if let Some(gate) = retire.gate()? {
+        builder = builder.with_fleet_gate(gate);
+    }
+    builder.start(&Registry::new()).map_err(|err| match err {
+        StartError::Keys { source, .. } => format!(
+            "--keys {} (--key-format {key_format}): {source}",
+            keys.display()
+        ),
+        other => other.to_string(),
+    })
 }
 
 /// The `/whoami` answer, serialized straight from the verified token.

@@ -556,7 +556,8 @@ fn check_size(bytes: &[u8]) -> Result<(), KeyError> {
     Ok(())
 }
 
-fn check_hmac_secret(secret: &[u8]) -> Result<(), String> {
+/// The one rule for an HMAC secret's length, for verifying and signing keys.
+pub(crate) fn check_hmac_secret(secret: &[u8]) -> Result<(), String> {
     if secret.len() < MIN_HMAC_SECRET_BYTES {
         return Err(format!(
             "HMAC secret is {} bytes; at least {MIN_HMAC_SECRET_BYTES} bytes are required (RFC 7518 section 3.2)",

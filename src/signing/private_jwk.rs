@@ -27,7 +27,7 @@ use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
 use rsa::{BigUint, RsaPrivateKey};
 use serde_json::{Map, Value, json};
 
-use crate::keys::{MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS};
+use crate::keys::MIN_RSA_BITS;
 
 /// JWK members are base64url; some tools pad them anyway, which is harmless.
 const B64URL_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
@@ -201,14 +201,10 @@ pub(super) fn parse(jwk: &Map<String, Value>) -> Result<(Algorithm, Private), Jw
     Ok((alg, private))
 }
 
+/// The verifiers' own length rule, with the way out for a signer.
 fn check_hmac_secret(secret: &[u8]) -> Result<(), String> {
-    if secret.len() < MIN_HMAC_SECRET_BYTES {
-        return Err(format!(
-            "HMAC secret is {} bytes; at least {MIN_HMAC_SECRET_BYTES} are required (RFC 7518 section 3.2): generate a new one with `jwt-rollover keygen`",
-            secret.len()
-        ));
-    }
-    Ok(())
+    crate::keys::check_hmac_secret(secret)
+        .map_err(|problem| format!("{problem}: generate a new one with `jwt-rollover keygen`"))
 }
 
 fn parse_oct(jwk: &Map<String, Value>) -> Result<Private, String> {
